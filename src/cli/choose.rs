@@ -1,0 +1,216 @@
+//! `-i IFACE`: the access-point step of the original program. A name, an
+//! index or an address picks an interface; `?` shows a menu; nothing means
+//! automatic selection.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+
+use log::info;
+use mcast::{check, find, interfaces, select, Family, Interface, Purpose};
+
+use super::output::CliError;
+
+/// What the person asked for with `-i`.
+pub(crate) fn choose(
+    spec: Option<&str>,
+    family: Family,
+    purpose: Purpose,
+) -> Result<Interface, CliError> {
+    let list = interfaces()
+        .map_err(|e| CliError::failure(format!("cannot list the network interfaces: {e}")))?;
+    let what = match purpose {
+        Purpose::Multicast => format!("{family} multicast"),
+        Purpose::Broadcast => "IPv4 broadcast".to_owned(),
+    };
+    match spec {
+        None => {
+            let selection = select(&list, family, purpose);
+            match selection.chosen() {
+                Some(i) => {
+                    info!("selected {i}: {}", selection.reason());
+                    Ok(i.clone())
+                }
+                None => {
+                    let why: Vec<String> = selection
+                        .verdicts()
+                        .iter()
+                        .map(|(i, v)| match v {
+                            mcast::Verdict::Rejected(r) => {
+                                format!("{}: {}", i.name(), r.to_string().replace("DEV", i.name()))
+                            }
+                            mcast::Verdict::Chosen => i.name().to_owned(),
+                        })
+                        .collect();
+                    Err(CliError::usage(format!(
+                        "no interface qualifies for {what} ({}); name one with -i, e.g. -i lo",
+                        why.join("; ")
+                    )))
+                }
+            }
+        }
+        Some("?") => {
+            let stdin = io::stdin();
+            if !stdin.is_terminal() {
+                return Err(CliError::usage(
+                    "-i ? shows a menu and needs a terminal; give a name, an index or an address instead (see `mcast ifaces`)",
+                ));
+            }
+            let eligible: Vec<&Interface> = list
+                .iter()
+                .filter(|i| check(i, family, purpose, true).is_ok())
+                .collect();
+            let default = select(&list, family, purpose)
+                .chosen()
+                .map(Interface::index);
+            let i = menu(
+                &eligible,
+                default,
+                &what,
+                &mut stdin.lock(),
+                &mut io::stderr(),
+            )?;
+            info!("selected {i} from the menu");
+            Ok(i.clone())
+        }
+        Some(spec) => {
+            let iface = find(&list, spec).map_err(CliError::usage)?;
+            check(iface, family, purpose, true).map_err(|r| {
+                CliError::usage(format!(
+                    "interface {iface} cannot be used for {what}: {}",
+                    r.to_string().replace("DEV", iface.name())
+                ))
+            })?;
+            info!("using {iface}, as named");
+            Ok(iface.clone())
+        }
+    }
+}
+
+/// Shows the numbered menu on `out` and reads the choice from `input`.
+/// Enter takes the automatic choice.
+fn menu<'a>(
+    eligible: &[&'a Interface],
+    default: Option<mcast::InterfaceIndex>,
+    what: &str,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> Result<&'a Interface, CliError> {
+    if eligible.is_empty() {
+        return Err(CliError::usage(format!(
+            "no interface can be used for {what}; see `mcast ifaces`"
+        )));
+    }
+    let default_pos = eligible.iter().position(|i| Some(i.index()) == default);
+    let _ = writeln!(out, "Choose the interface for {what}:");
+    for (n, i) in eligible.iter().enumerate() {
+        let addrs: Vec<String> = i.addresses().iter().map(ToString::to_string).collect();
+        let mark = if Some(n) == default_pos {
+            "  (automatic choice)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  {:>2}) {:<12} [{}]  {}{mark}",
+            n + 1,
+            i.name(),
+            i.flags().names().join(","),
+            addrs.join(", ")
+        );
+    }
+    for _ in 0..3 {
+        match default_pos {
+            Some(d) => {
+                let _ = write!(out, "Number [{}]: ", d + 1);
+            }
+            None => {
+                let _ = write!(out, "Number: ");
+            }
+        }
+        let _ = out.flush();
+        let mut answer = String::new();
+        if input.read_line(&mut answer).unwrap_or(0) == 0 {
+            return Err(CliError::usage("no interface chosen (end of input)"));
+        }
+        let answer = answer.trim();
+        if answer.is_empty() {
+            if let Some(d) = default_pos {
+                return Ok(eligible[d]);
+            }
+        } else if let Some(i) = answer
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|n| eligible.get(n))
+        {
+            return Ok(i);
+        } else if let Some(i) = eligible.iter().find(|i| i.name() == answer) {
+            return Ok(i);
+        }
+        let _ = writeln!(out, "'{answer}' is not one of 1-{}", eligible.len());
+    }
+    Err(CliError::usage("no valid interface chosen"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mcast::{Address, Flags, InterfaceIndex};
+
+    fn list() -> Vec<Interface> {
+        let lan = Flags::UP | Flags::RUNNING | Flags::MULTICAST | Flags::BROADCAST;
+        vec![
+            Interface::new(
+                InterfaceIndex::new(1).unwrap(),
+                "lo",
+                Flags::UP | Flags::LOOPBACK,
+            )
+            .with_address(Address::new("127.0.0.1".parse().unwrap(), 8)),
+            Interface::new(InterfaceIndex::new(3).unwrap(), "wlan0", lan)
+                .with_address(Address::new("198.18.1.10".parse().unwrap(), 24)),
+        ]
+    }
+
+    fn pick(answers: &str) -> (Result<String, String>, String) {
+        let l = list();
+        let refs: Vec<&Interface> = l.iter().collect();
+        let mut out = Vec::new();
+        let r = menu(
+            &refs,
+            InterfaceIndex::new(3),
+            "IPv4 multicast",
+            &mut answers.as_bytes(),
+            &mut out,
+        )
+        .map(|i| i.name().to_owned())
+        .map_err(|e| e.msg);
+        (r, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn menu_lists_and_reads_a_number() {
+        let (r, out) = pick("1\n");
+        assert_eq!(r.unwrap(), "lo");
+        assert!(out.contains(" 1) lo"), "{out}");
+        assert!(
+            out.contains(" 2) wlan0") && out.contains("(automatic choice)"),
+            "{out}"
+        );
+        assert!(out.contains("198.18.1.10/24"), "{out}");
+        assert!(out.contains("Number [2]: "), "{out}");
+    }
+
+    #[test]
+    fn menu_enter_takes_the_automatic_choice_and_names_work() {
+        assert_eq!(pick("\n").0.unwrap(), "wlan0");
+        assert_eq!(pick("wlan0\n").0.unwrap(), "wlan0");
+    }
+
+    #[test]
+    fn menu_retries_then_gives_up() {
+        let (r, out) = pick("9\nx\n1\n");
+        assert_eq!(r.unwrap(), "lo");
+        assert!(out.contains("'9' is not one of 1-2"), "{out}");
+        assert!(pick("9\n9\n9\n").0.is_err());
+        assert!(pick("").0.unwrap_err().contains("end of input"));
+    }
+}

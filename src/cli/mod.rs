@@ -1,0 +1,245 @@
+//! The `mcast` command line: argument parsing, and the map from results to
+//! exit codes. Each subcommand lives in its own file.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use mcast::{Family, Group, Interface, Purpose};
+
+mod choose;
+mod ifaces;
+mod logger;
+mod output;
+mod recv;
+mod send;
+mod signals;
+
+use output::{CliError, EXIT_INTERRUPTED, EXIT_OK};
+
+const SELECTION_RULE: &str = "\
+Choosing the interface (-i):
+  IFACE is a name (wlan0), an index (3) or one of the interface's addresses.
+  '-i ?' on a terminal shows a numbered menu of the eligible interfaces.
+  Without -i, selection is automatic: an interface qualifies if it is up, has
+  the MULTICAST flag (BROADCAST with --broadcast), has an address of the
+  group's family and is not loopback. Wi-Fi (wlan*, wl*) comes first, then
+  wired (eth*, en*), then the others; cellular (rmnet*, ccmni*, wwan*) comes
+  last because it rarely carries multicast. Ties go to the interface with
+  carrier, then to the lowest index. Loopback is used only when named (-i lo).
+  `mcast ifaces` shows the choice and why each other interface was not picked;
+  -v logs it.
+
+GROUP is ADDR, ADDR:PORT or [ADDR6]:PORT; the default is 239.74.20.30:54321.
+Durations are written 100ms, 2s, 1.5s, 1m.
+
+Exit codes: 0 done, 1 runtime failure (or fewer datagrams than --count
+within --timeout), 2 bad input, 130 interrupted (after the summary).";
+
+/// IP multicast sender, receiver and diagnostics for phones and boards.
+#[derive(Debug, Parser)]
+#[command(name = "mcast", version, about, after_help = SELECTION_RULE)]
+struct Cli {
+    /// More log output on stderr: -v info (the interface choice), -vv debug
+    /// (socket options and fallbacks), -vvv trace. RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors on stderr; no status lines.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// One JSON object per line on stdout (fields are listed in the README).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the interfaces, mark the one automatic selection picks, and say
+    /// why each other one was not picked.
+    #[command(after_help = SELECTION_RULE)]
+    Ifaces(IfacesArgs),
+    /// Send a message to a group every INTERVAL (default: "hello world" to
+    /// 239.74.20.30:54321 every 2 s, until Ctrl-C).
+    #[command(after_help = SELECTION_RULE)]
+    Send(SendArgs),
+    /// Join a group on an interface and print what arrives (default: the first
+    /// 10 datagrams), then leave the group.
+    #[command(after_help = SELECTION_RULE)]
+    Recv(RecvArgs),
+}
+
+/// Options every subcommand shares.
+#[derive(Debug, Clone, Copy)]
+struct Common {
+    quiet: bool,
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct IfacesArgs {
+    /// The group whose address family decides the automatic choice.
+    group: Option<Group>,
+    /// Show the choice for IPv4 broadcast instead of multicast.
+    #[arg(long)]
+    broadcast: bool,
+}
+
+#[derive(Debug, Args)]
+struct SendArgs {
+    /// Where to send: ADDR, ADDR:PORT or [ADDR6]:PORT. With --broadcast, a
+    /// broadcast address (default: the interface's directed broadcast).
+    group: Option<Group>,
+    /// The interface: a name, an index, an address, or '?' for a menu.
+    #[arg(short, long, value_name = "IFACE")]
+    iface: Option<String>,
+    /// The payload.
+    #[arg(
+        short,
+        long = "message",
+        value_name = "TEXT",
+        default_value = "hello world"
+    )]
+    message: String,
+    /// Time between messages.
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = duration)]
+    interval: Duration,
+    /// Number of messages (default: until Ctrl-C; 0 also means no limit).
+    #[arg(short, long, value_name = "COUNT")]
+    count: Option<u64>,
+    /// IPv4 TTL / IPv6 hop limit: 1 stays on the local link, 0 on this host.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    ttl: u8,
+    /// Do not deliver copies to receivers on this host (IP_MULTICAST_LOOP off).
+    #[arg(long)]
+    no_loop: bool,
+    /// Send to an IPv4 broadcast address with SO_BROADCAST instead of a group.
+    #[arg(long)]
+    broadcast: bool,
+    /// Also bind the socket to the interface with SO_BINDTODEVICE (needs root
+    /// or CAP_NET_RAW).
+    #[arg(long)]
+    bind_device: bool,
+}
+
+#[derive(Debug, Args)]
+struct RecvArgs {
+    /// The group to join: ADDR, ADDR:PORT or [ADDR6]:PORT. With --broadcast,
+    /// a broadcast address (default: the interface's directed broadcast).
+    group: Option<Group>,
+    /// The interface: a name, an index, an address, or '?' for a menu.
+    #[arg(short, long, value_name = "IFACE")]
+    iface: Option<String>,
+    /// Stop after COUNT datagrams (0: no limit).
+    #[arg(short, long, value_name = "COUNT", default_value_t = 10)]
+    count: u64,
+    /// Give up after DUR; exit code 1 if fewer than COUNT arrived.
+    #[arg(long, value_name = "DUR", value_parser = duration)]
+    timeout: Option<Duration>,
+    /// Source-specific join (SSM): receive only from ADDR.
+    #[arg(long, value_name = "ADDR")]
+    source: Option<IpAddr>,
+    /// Show payloads as a hex dump.
+    #[arg(long)]
+    hex: bool,
+    /// Receive IPv4 broadcasts on the interface instead of joining a group.
+    #[arg(long)]
+    broadcast: bool,
+    /// Also bind the socket to the interface with SO_BINDTODEVICE (needs root
+    /// or CAP_NET_RAW).
+    #[arg(long)]
+    bind_device: bool,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    mcast::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// Resolves the interface and, with broadcast, the destination.
+fn target(
+    group: Option<Group>,
+    broadcast: bool,
+    iface: Option<&str>,
+) -> Result<(Group, Interface), CliError> {
+    let given = group.unwrap_or_else(Group::default_group);
+    let family = if broadcast {
+        Family::V4
+    } else {
+        Family::of(&given.addr())
+    };
+    if !broadcast && !given.is_multicast() {
+        return Err(CliError::usage(format!(
+            "{} is not a multicast group (IPv4 224.0.0.0/4, IPv6 ff00::/8), e.g. 239.74.20.30 or \
+             ff05::4a14:1e; to use a broadcast address, add --broadcast",
+            given.addr()
+        )));
+    }
+    let purpose = if broadcast {
+        Purpose::Broadcast
+    } else {
+        Purpose::Multicast
+    };
+    let iface = choose::choose(iface, family, purpose)?;
+    if !broadcast {
+        return Ok((given, iface));
+    }
+    let directed = iface.broadcast_v4();
+    match group {
+        None => {
+            let b = directed
+                .ok_or_else(|| CliError::usage(format!("{iface} has no IPv4 broadcast address")))?;
+            Ok((Group::new(IpAddr::V4(b), given.port()), iface))
+        }
+        Some(g) => match g.addr() {
+            IpAddr::V4(a) if a == Ipv4Addr::BROADCAST || Some(a) == directed => Ok((g, iface)),
+            a => Err(CliError::usage(format!(
+                "{a} is not a broadcast address of {iface}; use {} or 255.255.255.255",
+                directed.map_or("its directed broadcast".to_owned(), |d| d.to_string())
+            ))),
+        },
+    }
+}
+
+/// Runs the command line and returns the exit code.
+pub(crate) fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Usage errors exit 2; --help and --version exit 0.
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    logger::init(logger::level(
+        cli.verbose,
+        cli.quiet,
+        std::env::var("RUST_LOG").ok().as_deref(),
+    ));
+    let common = Common {
+        quiet: cli.quiet,
+        json: cli.json,
+    };
+    let result = match &cli.command {
+        Command::Ifaces(a) => ifaces::run(a, cli.json).map(|()| false),
+        Command::Send(a) => {
+            signals::install();
+            send::run(a, &common)
+        }
+        Command::Recv(a) => {
+            signals::install();
+            recv::run(a, &common)
+        }
+    };
+    match result {
+        Ok(false) => EXIT_OK,
+        Ok(true) => EXIT_INTERRUPTED,
+        Err(e) => {
+            if !e.msg.is_empty() {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "mcast: error: {}", e.msg);
+            }
+            e.code
+        }
+    }
+}

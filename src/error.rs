@@ -1,0 +1,112 @@
+//! Errors that say what failed, on what.
+
+use std::fmt;
+use std::io;
+
+/// An error of the mcast library.
+///
+/// Messages name the operation, the address and the interface, for example
+/// `cannot join 239.74.20.30 on wlan0 (index 3): No such device (os error 19)`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration cannot work; found before any socket was opened.
+    Config(String),
+    /// A socket operation failed.
+    Io {
+        /// What was being done, with its object: `join 239.74.20.30 on wlan0 (index 3)`.
+        op: String,
+        /// The system's error.
+        source: io::Error,
+    },
+    /// No mechanism this system supports could tie the socket to the interface,
+    /// so traffic could silently use another one.
+    NotPinned {
+        /// The interface, as `wlan0 (index 3)`.
+        interface: String,
+        /// What was tried and how it failed.
+        detail: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(op: impl Into<String>, source: io::Error) -> Error {
+        Error::Io {
+            op: op.into(),
+            source,
+        }
+    }
+
+    /// The OS error number, when there is one.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// True for [`Error::Config`]: the input was wrong, not the system.
+    pub fn is_config(&self) -> bool {
+        matches!(self, Error::Config(_))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(msg) => f.write_str(msg),
+            Error::Io { op, source } => {
+                write!(f, "cannot {op}: {source}")?;
+                match source.raw_os_error() {
+                    Some(nix::libc::EPERM) if op.contains("SO_BINDTODEVICE") => f.write_str(
+                        " (SO_BINDTODEVICE needs root or CAP_NET_RAW; run without --bind-device, \
+                         which still pins the interface with multicast socket options)",
+                    ),
+                    Some(nix::libc::ENETUNREACH) => f.write_str(
+                        " (no route for this destination: add one, e.g. \
+                         `ip route add 224.0.0.0/4 dev IFACE`, or choose the interface with -i)",
+                    ),
+                    _ => Ok(()),
+                }
+            }
+            Error::NotPinned { interface, detail } => write!(
+                f,
+                "cannot tie the socket to {interface}, so datagrams could leave through another \
+                 interface: {detail}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_operation_and_interface() {
+        let e = Error::io(
+            "join 239.74.20.30 on wlan0 (index 3)",
+            io::Error::from_raw_os_error(nix::libc::ENODEV),
+        );
+        assert!(e
+            .to_string()
+            .starts_with("cannot join 239.74.20.30 on wlan0 (index 3): No such device"));
+        assert_eq!(e.raw_os_error(), Some(nix::libc::ENODEV));
+        let e = Error::io(
+            "set SO_BINDTODEVICE on wlan0",
+            io::Error::from_raw_os_error(nix::libc::EPERM),
+        );
+        assert!(e.to_string().contains("needs root or CAP_NET_RAW"), "{e}");
+        assert!(!e.is_config());
+        assert!(Error::Config("x".into()).is_config());
+    }
+}

@@ -1,0 +1,71 @@
+//! mcast: IP multicast on phones and boards, done properly.
+//!
+//! The library behind the `mcast` command: choose an interface the way the
+//! original mobile example chose an access point, join a group on it, and send
+//! and receive datagrams, over IPv4 and IPv6, any-source or source-specific, or
+//! IPv4 broadcast. Linux and Android.
+//!
+//! - [`interfaces()`], [`select()`] and [`find()`] (from `mcast-platform`) list
+//!   and choose the interface.
+//! - [`Group`] is where datagrams go.
+//! - [`Sender`] and [`Receiver`] are built with [`Sender::builder`] and
+//!   [`Receiver::builder`], tied to the interface before anything is sent or
+//!   joined, with fallbacks for stacks that lack the usual socket options.
+//!
+//! Send "hello world" to the default group on the automatically chosen
+//! interface:
+//!
+//! ```no_run
+//! use mcast::{Family, Group, Purpose, Sender};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let list = mcast::interfaces()?;
+//! let iface = mcast::select(&list, Family::V4, Purpose::Multicast)
+//!     .chosen()
+//!     .ok_or("no interface qualifies")?
+//!     .clone();
+//! let sender = Sender::builder(Group::default_group(), iface).build()?;
+//! sender.send(b"hello world")?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Receive ten datagrams on `wlan0`:
+//!
+//! ```no_run
+//! use mcast::{Group, Receiver};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let list = mcast::interfaces()?;
+//! let wlan = mcast::find(&list, "wlan0")?.clone();
+//! let mut rx = Receiver::builder(Group::default_group(), wlan).build()?;
+//! let mut buf = vec![0u8; 65_535];
+//! for _ in 0..10 {
+//!     if let Some(d) = rx.recv(&mut buf, None)? {
+//!         println!("Received {} from {}", mcast::escape_text(&buf[..d.len()]), d.source());
+//!     }
+//! }
+//! rx.leave()?;
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs, unreachable_pub)]
+
+mod duration;
+mod error;
+mod escape;
+mod group;
+mod json;
+mod receiver;
+mod sender;
+mod sockopt;
+
+pub use duration::{format_duration, parse_duration, ParseDurationError};
+pub use error::Error;
+pub use escape::{escape_text, hex, hex_dump};
+pub use group::{Group, ParseGroupError, Port};
+pub use json::Object as JsonObject;
+pub use mcast_platform::{
+    check, find, interfaces, select, Address, Family, FindError, Flags, Interface, InterfaceIndex,
+    Kind, Purpose, Rejection, Selection, Verdict,
+};
+pub use receiver::{Datagram, JoinMechanism, Receiver, ReceiverBuilder};
+pub use sender::{Pin, Sender, SenderBuilder};

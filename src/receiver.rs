@@ -1,0 +1,582 @@
+//! Receiving a group on one chosen interface: bind, join, receive, leave.
+
+use std::fmt;
+use std::io::{self, IoSliceMut};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::{Duration, Instant};
+
+use log::{debug, info};
+use mcast_platform::Interface;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{self as nixsock, sockopt, ControlMessageOwned, MsgFlags, SockaddrStorage};
+use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
+
+use crate::error::Error;
+use crate::group::Group;
+use crate::sender::check_group;
+use crate::sockopt as raw;
+
+/// The socket call that made a membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JoinMechanism {
+    /// `IP_ADD_MEMBERSHIP` with an `ip_mreqn` naming the interface by index.
+    Mreqn,
+    /// `IP_ADD_MEMBERSHIP` with an `ip_mreq` naming the interface by its
+    /// address: the fallback where `ip_mreqn` is missing or mis-copied.
+    Mreq,
+    /// `IPV6_JOIN_GROUP` with the interface index.
+    Ipv6Mreq,
+    /// `MCAST_JOIN_SOURCE_GROUP` (source-specific, interface by index).
+    SourceGroup,
+    /// `IP_ADD_SOURCE_MEMBERSHIP` (source-specific, interface by address).
+    MreqSource,
+}
+
+impl JoinMechanism {
+    /// A short name for messages and JSON: `ip_mreqn`, `ip_mreq`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JoinMechanism::Mreqn => "ip_mreqn",
+            JoinMechanism::Mreq => "ip_mreq",
+            JoinMechanism::Ipv6Mreq => "ipv6_mreq",
+            JoinMechanism::SourceGroup => "group_source_req",
+            JoinMechanism::MreqSource => "ip_mreq_source",
+        }
+    }
+}
+
+impl fmt::Display for JoinMechanism {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Membership {
+    group: IpAddr,
+    source: Option<IpAddr>,
+    /// The interface address used by the address-based mechanisms.
+    iface_v4: Ipv4Addr,
+    how: JoinMechanism,
+}
+
+/// Builds a [`Receiver`]; see [`Receiver::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ReceiverBuilder {
+    group: Group,
+    iface: Interface,
+    source: Option<IpAddr>,
+    broadcast: bool,
+    bind_device: bool,
+    recv_buffer: Option<usize>,
+}
+
+impl ReceiverBuilder {
+    /// Makes the membership source-specific (SSM): only datagrams from
+    /// `source` are received.
+    pub fn source(mut self, source: IpAddr) -> ReceiverBuilder {
+        self.source = Some(source);
+        self
+    }
+
+    /// Receives IPv4 broadcasts to the group's port on the interface instead
+    /// of joining a group. The group's address must be the interface's
+    /// directed broadcast address or 255.255.255.255.
+    pub fn broadcast(mut self, on: bool) -> ReceiverBuilder {
+        self.broadcast = on;
+        self
+    }
+
+    /// Also binds the socket to the device with `SO_BINDTODEVICE` (Linux
+    /// needs root or CAP_NET_RAW for it).
+    pub fn bind_device(mut self, on: bool) -> ReceiverBuilder {
+        self.bind_device = on;
+        self
+    }
+
+    /// Asks for a receive buffer of `bytes` (`SO_RCVBUF`; the kernel may
+    /// grant less).
+    pub fn recv_buffer(mut self, bytes: usize) -> ReceiverBuilder {
+        self.recv_buffer = Some(bytes);
+        self
+    }
+
+    /// Opens the socket, binds it and joins the group on the interface.
+    ///
+    /// # Errors
+    /// - [`Error::Config`] if the group, source or interface do not fit;
+    /// - [`Error::Io`] if a socket call fails, naming the call, the group and
+    ///   the interface (`cannot join 239.74.20.30 on wlan0 (index 3): …`).
+    pub fn build(self) -> Result<Receiver, Error> {
+        check_group(&self.group, self.broadcast, &self.iface)?;
+        if let Some(src) = self.source {
+            if self.broadcast {
+                return Err(Error::Config(
+                    "a source filter (--source) needs a multicast group, not --broadcast".into(),
+                ));
+            }
+            if src.is_ipv4() != self.group.addr().is_ipv4() {
+                return Err(Error::Config(format!(
+                    "source {src} and group {} are of different address families; give a source of the group's family",
+                    self.group.addr()
+                )));
+            }
+            if src.is_multicast() || src.is_unspecified() {
+                return Err(Error::Config(format!(
+                    "source {src} must be a unicast address of the sender"
+                )));
+            }
+        }
+        let iface = &self.iface;
+        let on = format!("on {iface}");
+        let v6 = self.group.addr().is_ipv6();
+        let socket = Socket::new(
+            if v6 { Domain::IPV6 } else { Domain::IPV4 },
+            Type::DGRAM,
+            Some(Protocol::UDP),
+        )
+        .map_err(|e| Error::io("open a UDP socket", e))?;
+        // Several receivers on one host share the port.
+        socket
+            .set_reuse_address(true)
+            .map_err(|e| Error::io(format!("set SO_REUSEADDR {on}"), e))?;
+        if let Err(e) = socket.set_reuse_port(true) {
+            debug!("SO_REUSEPORT unavailable ({e}); SO_REUSEADDR alone shares the port on Linux");
+        }
+        if !self.broadcast {
+            // Only the groups this socket joined, not every group of the host.
+            if let Err(e) = raw::set_multicast_all(&socket, v6, false) {
+                debug!(
+                    "cannot turn off IP{}_MULTICAST_ALL ({e}); filtering by interface instead",
+                    if v6 { "V6" } else { "" }
+                );
+            }
+        }
+        if v6 {
+            if let Err(e) = nixsock::setsockopt(&socket.as_fd(), sockopt::Ipv6RecvPacketInfo, &true)
+            {
+                debug!("IPV6_RECVPKTINFO unavailable ({e})");
+            }
+        } else if let Err(e) = nixsock::setsockopt(&socket.as_fd(), sockopt::Ipv4PacketInfo, &true)
+        {
+            debug!("IP_PKTINFO unavailable ({e})");
+        }
+        if let Some(bytes) = self.recv_buffer {
+            socket
+                .set_recv_buffer_size(bytes)
+                .map_err(|e| Error::io(format!("set SO_RCVBUF {on}"), e))?;
+        }
+        if self.bind_device {
+            socket
+                .bind_device(Some(iface.name().as_bytes()))
+                .map_err(|e| Error::io(format!("set SO_BINDTODEVICE {on}"), e))?;
+        }
+        let idx = iface.index().get();
+        let port = self.group.port().get();
+        let bind_addr = match self.group.addr() {
+            // Broadcasts reach only sockets bound to the wildcard (or to the
+            // broadcast address); the interface is checked per datagram.
+            IpAddr::V4(_) if self.broadcast => {
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)
+            }
+            IpAddr::V4(g) => SocketAddr::new(IpAddr::V4(g), port),
+            IpAddr::V6(g) => {
+                let scope = if self.group.scope_v6().is_some_and(|s| s <= 2) {
+                    idx
+                } else {
+                    0
+                };
+                SocketAddr::V6(SocketAddrV6::new(g, port, 0, scope))
+            }
+        };
+        socket
+            .bind(&SockAddr::from(bind_addr))
+            .map_err(|e| Error::io(format!("bind to {bind_addr} {on}"), e))?;
+        let membership = if self.broadcast {
+            None
+        } else {
+            Some(join(&socket, &self.group, self.source, iface)?)
+        };
+        let broadcast_dests = if self.broadcast {
+            match self.group.addr() {
+                IpAddr::V4(b) => vec![b, Ipv4Addr::BROADCAST],
+                IpAddr::V6(_) => Vec::new(),
+            }
+        } else {
+            Vec::new()
+        };
+        Ok(Receiver {
+            socket,
+            group: self.group,
+            iface: self.iface,
+            membership,
+            broadcast_dests,
+            cmsg: nix::cmsg_space!(nix::libc::in6_pktinfo),
+            filtered: 0,
+        })
+    }
+}
+
+fn join(
+    socket: &Socket,
+    group: &Group,
+    source: Option<IpAddr>,
+    iface: &Interface,
+) -> Result<Membership, Error> {
+    let idx = iface.index().get();
+    let iface_v4 = iface.ipv4().unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let what = match source {
+        Some(s) => format!("join {} from source {s} on {iface}", group.addr()),
+        None => format!("join {} on {iface}", group.addr()),
+    };
+    let how = match (group.addr(), source) {
+        (IpAddr::V4(g), None) => {
+            match socket.join_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(idx)) {
+                Ok(()) => JoinMechanism::Mreqn,
+                Err(e) if raw::is_unsupported_mreqn(&e) => {
+                    debug!("ip_mreqn join failed ({e}); joining with ip_mreq and {iface_v4}");
+                    socket.join_multicast_v4(&g, &iface_v4).map_err(|e2| {
+                        Error::io(
+                            format!("{what} (ip_mreqn: {e}; ip_mreq with {iface_v4})"),
+                            e2,
+                        )
+                    })?;
+                    JoinMechanism::Mreq
+                }
+                Err(e) => return Err(Error::io(what, e)),
+            }
+        }
+        (IpAddr::V4(g), Some(IpAddr::V4(s))) => {
+            match raw::source_group(socket, true, idx, group.addr(), IpAddr::V4(s)) {
+                Ok(()) => JoinMechanism::SourceGroup,
+                Err(e) if raw::is_unsupported_mreqn(&e) => {
+                    debug!("MCAST_JOIN_SOURCE_GROUP failed ({e}); using IP_ADD_SOURCE_MEMBERSHIP with {iface_v4}");
+                    socket.join_ssm_v4(&s, &g, &iface_v4).map_err(|e2| {
+                        Error::io(
+                            format!(
+                                "{what} (MCAST_JOIN_SOURCE_GROUP: {e}; IP_ADD_SOURCE_MEMBERSHIP)"
+                            ),
+                            e2,
+                        )
+                    })?;
+                    JoinMechanism::MreqSource
+                }
+                Err(e) => return Err(Error::io(what, e)),
+            }
+        }
+        (IpAddr::V6(g), None) => {
+            socket
+                .join_multicast_v6(&g, idx)
+                .map_err(|e| Error::io(what, e))?;
+            JoinMechanism::Ipv6Mreq
+        }
+        (IpAddr::V6(_), Some(s @ IpAddr::V6(_))) => {
+            raw::source_group(socket, true, idx, group.addr(), s)
+                .map_err(|e| Error::io(what, e))?;
+            JoinMechanism::SourceGroup
+        }
+        (_, Some(_)) => unreachable!("families checked by build()"),
+    };
+    info!("joined {} on {iface} with {how}", group.addr());
+    Ok(Membership {
+        group: group.addr(),
+        source,
+        iface_v4,
+        how,
+    })
+}
+
+/// One received datagram; its bytes are in the buffer given to
+/// [`Receiver::recv`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Datagram {
+    len: usize,
+    size: usize,
+    source: SocketAddr,
+    ifindex: Option<u32>,
+    destination: Option<IpAddr>,
+}
+
+impl Datagram {
+    /// The number of bytes stored in the buffer.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the datagram was empty.
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    /// The real size of the datagram on the wire (larger than [`len`](Self::len)
+    /// when truncated).
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Whether the datagram was larger than the buffer (`MSG_TRUNC`).
+    pub fn truncated(&self) -> bool {
+        self.size > self.len
+    }
+
+    /// The sender's address and port.
+    pub fn source(&self) -> SocketAddr {
+        self.source
+    }
+
+    /// The index of the interface it arrived on, where the system reports it.
+    pub fn interface_index(&self) -> Option<u32> {
+        self.ifindex
+    }
+
+    /// The destination address (the group), where the system reports it.
+    pub fn destination(&self) -> Option<IpAddr> {
+        self.destination
+    }
+}
+
+/// A UDP socket joined to one group on one interface. Dropping it leaves the
+/// group; [`Receiver::leave`] does so explicitly and reports errors.
+///
+/// ```no_run
+/// use mcast::{Group, Receiver};
+/// use std::time::Duration;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let list = mcast::interfaces()?;
+/// let wlan = mcast::find(&list, "wlan0")?.clone();
+/// let mut receiver = Receiver::builder(Group::default_group(), wlan).build()?;
+/// let mut buf = [0u8; 1500];
+/// for _ in 0..10 {
+///     if let Some(d) = receiver.recv(&mut buf, Some(Duration::from_secs(5)))? {
+///         println!("Received {:?} from {}", &buf[..d.len()], d.source());
+///     }
+/// }
+/// receiver.leave()?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Receiver {
+    socket: Socket,
+    group: Group,
+    iface: Interface,
+    membership: Option<Membership>,
+    broadcast_dests: Vec<Ipv4Addr>,
+    cmsg: Vec<u8>,
+    filtered: u64,
+}
+
+impl Receiver {
+    /// Starts configuring a receiver of `group` on `iface`.
+    pub fn builder(group: Group, iface: Interface) -> ReceiverBuilder {
+        ReceiverBuilder {
+            group,
+            iface,
+            source: None,
+            broadcast: false,
+            bind_device: false,
+            recv_buffer: None,
+        }
+    }
+
+    /// Waits up to `timeout` (forever with `None`) for one datagram of the
+    /// group on the interface, and stores it in `buf`.
+    ///
+    /// Returns `Ok(None)` when the time is up or a signal interrupted the
+    /// wait, so the caller can check for Ctrl-C. Datagrams that arrive on
+    /// another interface (possible where `IP_MULTICAST_ALL` cannot be turned
+    /// off) are dropped and counted in [`Receiver::filtered`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the group and the interface.
+    pub fn recv(
+        &mut self,
+        buf: &mut [u8],
+        timeout: Option<Duration>,
+    ) -> Result<Option<Datagram>, Error> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let wait = match deadline {
+                None => PollTimeout::NONE,
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    // Round up so a 0.4 ms remainder does not spin.
+                    let ms = left.as_micros().div_ceil(1000);
+                    PollTimeout::try_from(ms.min(i32::MAX as u128) as i32)
+                        .unwrap_or(PollTimeout::MAX)
+                }
+            };
+            let mut fds = [PollFd::new(self.socket.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, wait) {
+                Ok(0) => return Ok(None),
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => return Ok(None),
+                Err(e) => return Err(self.io_err("wait for datagrams", io::Error::from(e))),
+            }
+            match self.recv_one(buf) {
+                Ok(Some(d)) => return Ok(Some(d)),
+                Ok(None) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(self.io_err("receive", e)),
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn io_err(&self, op: &str, e: io::Error) -> Error {
+        Error::io(format!("{op} {} on {}", self.group, self.iface), e)
+    }
+
+    /// One `recvmsg`; `None` when the datagram was filtered out.
+    fn recv_one(&mut self, buf: &mut [u8]) -> io::Result<Option<Datagram>> {
+        let mut iov = [IoSliceMut::new(buf)];
+        let msg = nixsock::recvmsg::<SockaddrStorage>(
+            self.socket.as_raw_fd(),
+            &mut iov,
+            Some(&mut self.cmsg),
+            // MSG_TRUNC: return the real size of a datagram larger than the buffer.
+            MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT,
+        )
+        .map_err(io::Error::from)?;
+        let size = msg.bytes;
+        let source = msg
+            .address
+            .as_ref()
+            .and_then(|a| {
+                a.as_sockaddr_in()
+                    .map(|v4| SocketAddr::new(IpAddr::V4(v4.ip()), v4.port()))
+                    .or_else(|| {
+                        a.as_sockaddr_in6().map(|v6| {
+                            SocketAddr::V6(SocketAddrV6::new(
+                                v6.ip(),
+                                v6.port(),
+                                v6.flowinfo(),
+                                v6.scope_id(),
+                            ))
+                        })
+                    })
+            })
+            .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
+        let mut ifindex = None;
+        let mut destination = None;
+        if let Ok(cmsgs) = msg.cmsgs() {
+            for c in cmsgs {
+                match c {
+                    ControlMessageOwned::Ipv4PacketInfo(p) => {
+                        ifindex = u32::try_from(p.ipi_ifindex).ok();
+                        destination =
+                            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(p.ipi_addr.s_addr))));
+                    }
+                    ControlMessageOwned::Ipv6PacketInfo(p) => {
+                        ifindex = Some(p.ipi6_ifindex);
+                        destination = Some(IpAddr::V6(Ipv6Addr::from(p.ipi6_addr.s6_addr)));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let d = Datagram {
+            len: size.min(buf.len()),
+            size,
+            source,
+            ifindex,
+            destination,
+        };
+        if let Some(i) = ifindex {
+            if i != self.iface.index().get() {
+                self.filtered += 1;
+                debug!(
+                    "dropped a datagram from {source} that arrived on interface index {i}, not {}",
+                    self.iface
+                );
+                return Ok(None);
+            }
+        }
+        if !self.broadcast_dests.is_empty() {
+            if let Some(IpAddr::V4(dst)) = destination {
+                if !self.broadcast_dests.contains(&dst) {
+                    self.filtered += 1;
+                    debug!("dropped a datagram from {source} to {dst}: not a broadcast");
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(d))
+    }
+
+    /// Leaves the group (explicitly, so the IGMP/MLD leave goes out now).
+    /// Calling it again does nothing.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the group and the interface.
+    pub fn leave(&mut self) -> Result<(), Error> {
+        let Some(m) = self.membership.take() else {
+            return Ok(());
+        };
+        let idx = self.iface.index().get();
+        let result = match (m.group, m.source, m.how) {
+            (IpAddr::V4(g), _, JoinMechanism::Mreqn) => self
+                .socket
+                .leave_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(idx)),
+            (IpAddr::V4(g), _, JoinMechanism::Mreq) => {
+                self.socket.leave_multicast_v4(&g, &m.iface_v4)
+            }
+            (IpAddr::V4(g), Some(IpAddr::V4(s)), JoinMechanism::MreqSource) => {
+                self.socket.leave_ssm_v4(&s, &g, &m.iface_v4)
+            }
+            (g, Some(s), JoinMechanism::SourceGroup) => {
+                raw::source_group(&self.socket, false, idx, g, s)
+            }
+            (IpAddr::V6(g), _, _) => self.socket.leave_multicast_v6(&g, idx),
+            _ => Ok(()),
+        };
+        result.map_err(|e| Error::io(format!("leave {} on {}", m.group, self.iface), e))?;
+        info!("left {} on {}", m.group, self.iface);
+        Ok(())
+    }
+
+    /// How the membership was made (`None` for broadcast, or after leaving).
+    pub fn mechanism(&self) -> Option<JoinMechanism> {
+        self.membership.map(|m| m.how)
+    }
+
+    /// Datagrams dropped because they arrived on another interface or were
+    /// not broadcasts.
+    pub fn filtered(&self) -> u64 {
+        self.filtered
+    }
+
+    /// The address and port the socket is bound to.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.socket.local_addr().ok().and_then(|a| a.as_socket())
+    }
+
+    /// The group.
+    pub fn group(&self) -> &Group {
+        &self.group
+    }
+
+    /// The interface.
+    pub fn interface(&self) -> &Interface {
+        &self.iface
+    }
+
+    /// The receive buffer size the kernel granted (`SO_RCVBUF`).
+    pub fn recv_buffer_size(&self) -> Option<usize> {
+        self.socket.recv_buffer_size().ok()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Err(e) = self.leave() {
+            debug!("{e}");
+        }
+    }
+}

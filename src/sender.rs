@@ -1,0 +1,361 @@
+//! Sending to a group (or a broadcast address) through one chosen interface.
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+
+use log::debug;
+use mcast_platform::Interface;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use crate::error::Error;
+use crate::group::Group;
+use crate::sockopt;
+
+/// How a [`Sender`] ties its datagrams to the chosen interface.
+///
+/// `IP_MULTICAST_IF` / `IPV6_MULTICAST_IF` is the normal way. Some stacks lack
+/// it (qemu-user 7.2, some phone stacks); then mcast falls back to an
+/// equivalent that still pins the interface, and never lets the kernel pick
+/// another one silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Pin {
+    /// `IP_MULTICAST_IF` (with the interface index) or `IPV6_MULTICAST_IF`.
+    MulticastIf,
+    /// The socket is bound to the interface's IPv4 address; Linux routes
+    /// multicast and broadcast from a bound source through the interface that
+    /// owns it.
+    BoundSource,
+    /// The IPv6 destination carries the interface index as its scope id (for
+    /// link-local and interface-local groups).
+    ScopeId,
+    /// The socket is bound to the interface's IPv6 link-local address with its
+    /// scope id, which ties the socket to the device.
+    BoundLinkLocal,
+    /// `SO_BINDTODEVICE` alone.
+    BindToDevice,
+}
+
+impl Pin {
+    /// A short name for messages and JSON: `IP_MULTICAST_IF`, `bound-source`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pin::MulticastIf => "MULTICAST_IF",
+            Pin::BoundSource => "bound-source",
+            Pin::ScopeId => "scope-id",
+            Pin::BoundLinkLocal => "bound-link-local",
+            Pin::BindToDevice => "SO_BINDTODEVICE",
+        }
+    }
+}
+
+impl fmt::Display for Pin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Builds a [`Sender`]; see [`Sender::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SenderBuilder {
+    group: Group,
+    iface: Interface,
+    ttl: u8,
+    loopback: bool,
+    broadcast: bool,
+    bind_device: bool,
+}
+
+impl SenderBuilder {
+    /// The IPv4 TTL or IPv6 hop limit (default 1: the local link only).
+    pub fn ttl(mut self, ttl: u8) -> SenderBuilder {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Whether this host's own receivers get a copy (`IP_MULTICAST_LOOP`,
+    /// default on).
+    pub fn loopback(mut self, on: bool) -> SenderBuilder {
+        self.loopback = on;
+        self
+    }
+
+    /// Sends to an IPv4 broadcast address with `SO_BROADCAST` instead of a
+    /// multicast group.
+    pub fn broadcast(mut self, on: bool) -> SenderBuilder {
+        self.broadcast = on;
+        self
+    }
+
+    /// Also binds the socket to the device with `SO_BINDTODEVICE` (Linux
+    /// needs root or CAP_NET_RAW for it).
+    pub fn bind_device(mut self, on: bool) -> SenderBuilder {
+        self.bind_device = on;
+        self
+    }
+
+    /// Opens and configures the socket.
+    ///
+    /// # Errors
+    /// - [`Error::Config`] if the group does not fit (not multicast without
+    ///   broadcast, broadcast over IPv6, no address of the group's family on
+    ///   the interface);
+    /// - [`Error::Io`] if a socket call fails, naming the call and the interface;
+    /// - [`Error::NotPinned`] if nothing this system supports can tie the
+    ///   socket to the interface.
+    pub fn build(self) -> Result<Sender, Error> {
+        check_group(&self.group, self.broadcast, &self.iface)?;
+        let iface = &self.iface;
+        let on = format!("on {iface}");
+        let v6 = self.group.addr().is_ipv6();
+        let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
+        let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
+            .map_err(|e| Error::io("open a UDP socket", e))?;
+        let idx = iface.index().get();
+        if self.bind_device {
+            socket
+                .bind_device(Some(iface.name().as_bytes()))
+                .map_err(|e| Error::io(format!("set SO_BINDTODEVICE {on}"), e))?;
+        }
+        let (pin, local, dest) = if v6 {
+            self.setup_v6(&socket, idx, &on)?
+        } else {
+            self.setup_v4(&socket, idx, &on)?
+        };
+        socket
+            .bind(&SockAddr::from(local))
+            .map_err(|e| Error::io(format!("bind to {} {on}", local.ip()), e))?;
+        let local = socket
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .unwrap_or(local);
+        debug!("sender to {dest} {on}: pinned by {pin}, source {local}");
+        Ok(Sender {
+            socket,
+            dest,
+            dest_sockaddr: SockAddr::from(dest),
+            local,
+            pin,
+            bind_device: self.bind_device,
+            iface: self.iface,
+        })
+    }
+
+    fn setup_v4(
+        &self,
+        socket: &Socket,
+        idx: u32,
+        on: &str,
+    ) -> Result<(Pin, SocketAddr, SocketAddr), Error> {
+        let src = self.iface.ipv4().unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let pin = if self.broadcast {
+            socket
+                .set_broadcast(true)
+                .map_err(|e| Error::io(format!("set SO_BROADCAST {on}"), e))?;
+            socket
+                .set_ttl_v4(u32::from(self.ttl))
+                .map_err(|e| Error::io(format!("set IP_TTL {on}"), e))?;
+            Pin::BoundSource
+        } else {
+            socket
+                .set_multicast_ttl_v4(u32::from(self.ttl))
+                .map_err(|e| Error::io(format!("set IP_MULTICAST_TTL {on}"), e))?;
+            socket
+                .set_multicast_loop_v4(self.loopback)
+                .map_err(|e| Error::io(format!("set IP_MULTICAST_LOOP {on}"), e))?;
+            match sockopt::set_multicast_if_v4_index(socket, idx) {
+                Ok(()) => Pin::MulticastIf,
+                Err(e) if sockopt::is_unsupported(&e) => {
+                    debug!("IP_MULTICAST_IF is not supported here ({e}); pinning {on} by binding to {src}");
+                    Pin::BoundSource
+                }
+                Err(e) => return Err(Error::io(format!("set IP_MULTICAST_IF {on}"), e)),
+            }
+        };
+        // Binding to the interface's address fixes the source address too,
+        // which IP_MULTICAST_IF alone does not (on a host with no route it
+        // would be 0.0.0.0).
+        let local = SocketAddr::new(IpAddr::V4(src), 0);
+        Ok((pin, local, self.group.socket_addr()))
+    }
+
+    fn setup_v6(
+        &self,
+        socket: &Socket,
+        idx: u32,
+        on: &str,
+    ) -> Result<(Pin, SocketAddr, SocketAddr), Error> {
+        let IpAddr::V6(group) = self.group.addr() else {
+            unreachable!("checked by check_group")
+        };
+        socket
+            .set_multicast_hops_v6(u32::from(self.ttl))
+            .map_err(|e| Error::io(format!("set IPV6_MULTICAST_HOPS {on}"), e))?;
+        socket
+            .set_multicast_loop_v6(self.loopback)
+            .map_err(|e| Error::io(format!("set IPV6_MULTICAST_LOOP {on}"), e))?;
+        // Interface- and link-local groups need the interface in the scope id.
+        let link_scope = self.group.scope_v6().is_some_and(|s| s <= 2);
+        let dest_scope = if link_scope { idx } else { 0 };
+        let dest = SocketAddr::V6(SocketAddrV6::new(
+            group,
+            self.group.port().get(),
+            0,
+            dest_scope,
+        ));
+        let link_local = self.iface.ipv6_link_local();
+        let routable = self.iface.ipv6_routable();
+        let bind_ll = |ll: Ipv6Addr| SocketAddr::V6(SocketAddrV6::new(ll, 0, 0, idx));
+        match socket.set_multicast_if_v6(idx) {
+            Ok(()) => {
+                let local = match (link_scope, link_local, routable) {
+                    (true, Some(ll), _) | (false, Some(ll), None) => bind_ll(ll),
+                    (_, _, Some(r)) => SocketAddr::new(IpAddr::V6(r), 0),
+                    (_, None, None) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
+                };
+                Ok((Pin::MulticastIf, local, dest))
+            }
+            Err(e) if sockopt::is_unsupported(&e) => {
+                debug!("IPV6_MULTICAST_IF is not supported here ({e}); using a fallback {on}");
+                match (link_scope, link_local) {
+                    (true, Some(ll)) => Ok((Pin::ScopeId, bind_ll(ll), dest)),
+                    (true, None) => Ok((
+                        Pin::ScopeId,
+                        SocketAddr::new(IpAddr::V6(routable.unwrap_or(Ipv6Addr::UNSPECIFIED)), 0),
+                        dest,
+                    )),
+                    (false, Some(ll)) => Ok((Pin::BoundLinkLocal, bind_ll(ll), dest)),
+                    (false, None) if self.bind_device => Ok((
+                        Pin::BindToDevice,
+                        SocketAddr::new(IpAddr::V6(routable.unwrap_or(Ipv6Addr::UNSPECIFIED)), 0),
+                        dest,
+                    )),
+                    (false, None) => Err(Error::NotPinned {
+                        interface: self.iface.to_string(),
+                        detail: format!(
+                            "IPV6_MULTICAST_IF is not supported ({e}), {group} is not link-local \
+                             so a scope id is ignored, and the interface has no link-local address \
+                             to bind to; use a link-local group (ff02::/16) or --bind-device"
+                        ),
+                    }),
+                }
+            }
+            Err(e) => Err(Error::io(format!("set IPV6_MULTICAST_IF {on}"), e)),
+        }
+    }
+}
+
+/// Checks that `group` fits the mode and the interface.
+pub(crate) fn check_group(group: &Group, broadcast: bool, iface: &Interface) -> Result<(), Error> {
+    let addr = group.addr();
+    if broadcast {
+        if !addr.is_ipv4() {
+            return Err(Error::Config(format!(
+                "broadcast is IPv4 only, but {addr} is IPv6; use a multicast group such as ff02::1 instead"
+            )));
+        }
+        if addr.is_multicast() {
+            return Err(Error::Config(format!(
+                "{addr} is a multicast group, not a broadcast address; drop --broadcast"
+            )));
+        }
+    } else if !addr.is_multicast() {
+        return Err(Error::Config(format!(
+            "{addr} is not a multicast group (IPv4 224.0.0.0/4, IPv6 ff00::/8), e.g. 239.74.20.30 \
+             or ff05::4a14:1e; to send to a broadcast address, add --broadcast"
+        )));
+    }
+    let family = mcast_platform::Family::of(&addr);
+    if iface.addresses_of(family).next().is_none() {
+        return Err(Error::Config(format!(
+            "{iface} has no {family} address, which {addr} needs"
+        )));
+    }
+    Ok(())
+}
+
+/// A UDP socket that sends to one group through one interface.
+///
+/// ```no_run
+/// use mcast::{Group, Sender};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let list = mcast::interfaces()?;
+/// let wlan = mcast::find(&list, "wlan0")?.clone();
+/// let sender = Sender::builder(Group::default_group(), wlan).ttl(1).build()?;
+/// let n = sender.send(b"hello world")?;
+/// println!("Message sent ({n} bytes)");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Sender {
+    socket: Socket,
+    dest: SocketAddr,
+    dest_sockaddr: SockAddr,
+    local: SocketAddr,
+    pin: Pin,
+    bind_device: bool,
+    iface: Interface,
+}
+
+impl Sender {
+    /// Starts configuring a sender to `group` through `iface`. Defaults: TTL 1,
+    /// loopback on, multicast (not broadcast), no `SO_BINDTODEVICE`.
+    pub fn builder(group: Group, iface: Interface) -> SenderBuilder {
+        SenderBuilder {
+            group,
+            iface,
+            ttl: 1,
+            loopback: true,
+            broadcast: false,
+            bind_device: false,
+        }
+    }
+
+    /// Sends one datagram; returns the number of bytes sent.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the destination and the interface.
+    pub fn send(&self, payload: &[u8]) -> Result<usize, Error> {
+        loop {
+            match self.socket.send_to(payload, &self.dest_sockaddr) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::io(
+                        format!("send to {} on {}", self.dest, self.iface),
+                        e,
+                    ))
+                }
+            }
+        }
+    }
+
+    /// How the socket is tied to the interface.
+    pub fn pinned_by(&self) -> Pin {
+        self.pin
+    }
+
+    /// Whether `SO_BINDTODEVICE` is set as well.
+    pub fn bound_to_device(&self) -> bool {
+        self.bind_device
+    }
+
+    /// The source address and port datagrams carry.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The destination (with the scope id used, for IPv6).
+    pub fn destination(&self) -> SocketAddr {
+        self.dest
+    }
+
+    /// The interface.
+    pub fn interface(&self) -> &Interface {
+        &self.iface
+    }
+}
