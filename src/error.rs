@@ -18,6 +18,8 @@ pub enum Error {
         op: String,
         /// The system's error.
         source: io::Error,
+        /// What usually fixes it, when mcast knows.
+        hint: Option<String>,
     },
     /// No mechanism this system supports could tie the socket to the interface,
     /// so traffic could silently use another one.
@@ -34,7 +36,15 @@ impl Error {
         Error::Io {
             op: op.into(),
             source,
+            hint: None,
         }
+    }
+
+    pub(crate) fn with_hint(mut self, text: impl Into<String>) -> Error {
+        if let Error::Io { hint, .. } = &mut self {
+            *hint = Some(text.into());
+        }
+        self
     }
 
     /// The OS error number, when there is one.
@@ -55,16 +65,14 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Config(msg) => f.write_str(msg),
-            Error::Io { op, source } => {
+            Error::Io { op, source, hint } => {
                 write!(f, "cannot {op}: {source}")?;
-                match source.raw_os_error() {
-                    Some(nix::libc::EPERM) if op.contains("SO_BINDTODEVICE") => f.write_str(
-                        " (SO_BINDTODEVICE needs root or CAP_NET_RAW; run without --bind-device, \
-                         which still pins the interface with multicast socket options)",
-                    ),
-                    Some(nix::libc::ENETUNREACH) => f.write_str(
-                        " (no route for this destination: add one, e.g. \
-                         `ip route add 224.0.0.0/4 dev IFACE`, or choose the interface with -i)",
+                match (hint, source.raw_os_error()) {
+                    (Some(h), _) => write!(f, " ({h})"),
+                    (None, Some(nix::libc::EPERM)) if op.contains("SO_BINDTODEVICE") => f.write_str(
+                        " (SO_BINDTODEVICE needs CAP_NET_RAW here: root, or Linux 5.7 or newer for \
+                         an unprivileged first bind; run without --bind-device, which still pins \
+                         the interface with multicast socket options)",
                     ),
                     _ => Ok(()),
                 }
@@ -105,7 +113,7 @@ mod tests {
             "set SO_BINDTODEVICE on wlan0",
             io::Error::from_raw_os_error(nix::libc::EPERM),
         );
-        assert!(e.to_string().contains("needs root or CAP_NET_RAW"), "{e}");
+        assert!(e.to_string().contains("needs CAP_NET_RAW"), "{e}");
         assert!(!e.is_config());
         assert!(Error::Config("x".into()).is_config());
     }

@@ -325,12 +325,26 @@ impl Sender {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    return Err(Error::io(
-                        format!("send to {} on {}", self.dest, self.iface),
-                        e,
-                    ))
+                    let err = Error::io(format!("send to {} on {}", self.dest, self.iface), e);
+                    return Err(match err.raw_os_error() {
+                        Some(nix::libc::ENETUNREACH) => err.with_hint(self.no_route_hint()),
+                        _ => err,
+                    });
                 }
             }
+        }
+    }
+
+    fn no_route_hint(&self) -> String {
+        let dev = self.iface.name();
+        match self.dest {
+            SocketAddr::V4(_) => format!(
+                "no route for the group: add one, e.g. `ip route add 224.0.0.0/4 dev {dev}`"
+            ),
+            SocketAddr::V6(_) => format!(
+                "no IPv6 multicast route on {dev}: add one, e.g. \
+                 `ip -6 route add multicast ff00::/8 dev {dev} table local`"
+            ),
         }
     }
 

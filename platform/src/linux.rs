@@ -65,8 +65,14 @@ pub(crate) fn interfaces() -> io::Result<Vec<Interface>> {
             prefix_len,
         );
         let mut address = Address::new(addr, prefix_len);
+        // glibc fills the broadcast slot with the address itself when the
+        // address has no broadcast configured (`ip addr add` without `brd`);
+        // that is no broadcast address at all.
         if let Some(IpAddr::V4(b)) = e.broadcast.as_ref().and_then(ip_of) {
-            if e.flags.contains(InterfaceFlags::IFF_BROADCAST) {
+            if e.flags.contains(InterfaceFlags::IFF_BROADCAST)
+                && IpAddr::V4(b) != addr
+                && !b.is_unspecified()
+            {
                 address = address.with_broadcast(b);
             }
         }

@@ -117,8 +117,8 @@ struct SendArgs {
     /// Send to an IPv4 broadcast address with SO_BROADCAST instead of a group.
     #[arg(long)]
     broadcast: bool,
-    /// Also bind the socket to the interface with SO_BINDTODEVICE (needs root
-    /// or CAP_NET_RAW).
+    /// Also bind the socket to the interface with SO_BINDTODEVICE (may need
+    /// root or CAP_NET_RAW: always before Linux 5.7).
     #[arg(long)]
     bind_device: bool,
 }
@@ -146,8 +146,8 @@ struct RecvArgs {
     /// Receive IPv4 broadcasts on the interface instead of joining a group.
     #[arg(long)]
     broadcast: bool,
-    /// Also bind the socket to the interface with SO_BINDTODEVICE (needs root
-    /// or CAP_NET_RAW).
+    /// Also bind the socket to the interface with SO_BINDTODEVICE (may need
+    /// root or CAP_NET_RAW: always before Linux 5.7).
     #[arg(long)]
     bind_device: bool,
 }

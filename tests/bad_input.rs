@@ -1,0 +1,164 @@
+//! Bad input: one clear line on stderr naming the value and what is
+//! accepted, exit code 2, before any socket is opened.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{addr, can_netns, mcast_bin, mcast_runner, run_limited, veth, Finished, Netns};
+
+/// Runs the binary under test directly (no namespace needed: nothing is sent).
+fn mcast(args: &[&str]) -> Finished {
+    let runner = mcast_runner();
+    let mut cmd = match runner.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(mcast_bin());
+            c
+        }
+        None => Command::new(mcast_bin()),
+    };
+    cmd.args(args);
+    run_limited(cmd, Duration::from_secs(20))
+}
+
+fn assert_usage(f: &Finished, needles: &[&str]) {
+    assert_eq!(f.code(), 2, "{f:?}");
+    for n in needles {
+        assert!(f.stderr.contains(n), "stderr lacks {n:?}: {}", f.stderr);
+    }
+    assert!(!f.stderr.contains("panicked"), "{}", f.stderr);
+    assert!(f.stdout.is_empty(), "nothing on stdout: {}", f.stdout);
+}
+
+#[test]
+fn group_that_is_not_multicast() {
+    for sub in ["send", "recv"] {
+        let f = mcast(&[sub, "198.18.0.1:5000", "-i", "lo"]);
+        assert_usage(
+            &f,
+            &[
+                "198.18.0.1 is not a multicast group",
+                "224.0.0.0/4",
+                "--broadcast",
+            ],
+        );
+        assert_eq!(f.stderr.lines().count(), 1, "one line: {}", f.stderr);
+    }
+}
+
+#[test]
+fn unknown_interface_lists_the_available_ones() {
+    let f = mcast(&["recv", "-i", "nosuchif9"]);
+    assert_usage(
+        &f,
+        &["unknown interface 'nosuchif9'", "available:", "lo (1)"],
+    );
+    let f = mcast(&["send", "-i", "4242"]);
+    assert_usage(&f, &["unknown interface '4242'"]);
+}
+
+#[test]
+fn ports_out_of_range() {
+    for (g, needle) in [
+        ("239.1.2.3:0", "port 0 is out of range"),
+        ("239.1.2.3:65536", "port 65536 is out of range"),
+        ("[ff05::1]:70000", "port 70000 is out of range"),
+    ] {
+        let f = mcast(&["recv", g, "-i", "lo"]);
+        assert_usage(&f, &[g, needle, "ADDR:PORT"]);
+    }
+}
+
+#[test]
+fn malformed_duration_and_count() {
+    let f = mcast(&["send", "-i", "lo", "--interval", "2 weeks"]);
+    assert_usage(&f, &["invalid duration '2 weeks'", "100ms"]);
+    let f = mcast(&["recv", "-i", "lo", "--timeout=-1s"]);
+    assert_usage(&f, &["'-1s'"]);
+    let f = mcast(&["recv", "-i", "lo", "-c", "ten"]);
+    assert_usage(&f, &["'ten'", "--count"]);
+    let f = mcast(&["send", "-i", "lo", "--ttl", "256"]);
+    assert_usage(&f, &["'256'", "--ttl"]);
+}
+
+#[test]
+fn ssm_source_of_the_other_family() {
+    let f = mcast(&["recv", "239.1.2.3", "-i", "lo", "--source", "fd00::1"]);
+    assert_usage(&f, &["source fd00::1", "different address families"]);
+    let f = mcast(&["recv", "-i", "lo", "--source", "not-an-ip"]);
+    assert_usage(&f, &["'not-an-ip'", "--source"]);
+}
+
+#[test]
+fn broadcast_needs_ipv4_and_a_broadcast_address() {
+    let f = mcast(&["send", "--broadcast", "239.1.2.3", "-i", "lo"]);
+    assert_eq!(f.code(), 2, "{f:?}");
+    let f = mcast(&["send", "--broadcast", "-i", "lo"]);
+    assert_usage(
+        &f,
+        &[
+            "lo (index 1) cannot be used for IPv4 broadcast",
+            "BROADCAST",
+        ],
+    );
+}
+
+#[test]
+fn menu_needs_a_terminal() {
+    let f = mcast(&["recv", "-i", "?"]);
+    assert_usage(&f, &["-i ? shows a menu and needs a terminal"]);
+}
+
+/// Interfaces that exist but cannot be used: down, multicast off, no
+/// address of the group's family.
+#[test]
+fn unusable_interfaces() {
+    if !can_netns() {
+        return;
+    }
+    let a = Netns::new("bad");
+    let b = Netns::new("badpeer");
+    veth(&a, "wlan0", &b, "wlan1");
+    addr(&a, "wlan0", "198.18.5.1/24");
+    let run = |args: &[&str]| run_limited(a.mcast(args), Duration::from_secs(20));
+
+    // No IPv6 address other than link-local? It has one; remove IPv6 entirely.
+    a.sh("sysctl -qw net.ipv6.conf.wlan0.disable_ipv6=1");
+    let f = run(&["recv", "ff05::1", "-i", "wlan0"]);
+    assert_usage(
+        &f,
+        &[
+            "wlan0",
+            "cannot be used for IPv6 multicast",
+            "no IPv6 address",
+        ],
+    );
+
+    a.ip(&["link", "set", "wlan0", "multicast", "off"]);
+    let f = run(&["send", "-i", "wlan0"]);
+    assert_usage(
+        &f,
+        &[
+            "wlan0",
+            "no MULTICAST flag",
+            "ip link set wlan0 multicast on",
+        ],
+    );
+
+    a.ip(&["link", "set", "wlan0", "down"]);
+    let f = run(&["recv", "-i", "wlan0"]);
+    assert_usage(&f, &["wlan0", "is down", "ip link set wlan0 up"]);
+
+    // And with nothing usable, automatic selection says why.
+    let f = run(&["recv"]);
+    assert_usage(
+        &f,
+        &[
+            "no interface qualifies for IPv4 multicast",
+            "wlan0: it is down",
+            "-i lo",
+        ],
+    );
+}
