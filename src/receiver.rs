@@ -474,7 +474,8 @@ impl Receiver {
                             Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(p.ipi_addr.s_addr))));
                     }
                     ControlMessageOwned::Ipv6PacketInfo(p) => {
-                        ifindex = Some(p.ipi6_ifindex);
+                        // u32 in glibc, int in bionic.
+                        ifindex = u32::try_from(i64::from(p.ipi6_ifindex)).ok();
                         destination = Some(IpAddr::V6(Ipv6Addr::from(p.ipi6_addr.s6_addr)));
                     }
                     _ => {}
