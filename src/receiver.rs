@@ -60,6 +60,8 @@ struct Membership {
     /// The interface address used by the address-based mechanisms.
     iface_v4: Ipv4Addr,
     how: JoinMechanism,
+    /// The kernel joined any-source; mcast drops datagrams from other sources.
+    user_filter: bool,
 }
 
 /// Builds a [`Receiver`]; see [`Receiver::builder`].
@@ -254,15 +256,26 @@ fn join(
                 Ok(()) => JoinMechanism::SourceGroup,
                 Err(e) if raw::is_unsupported_mreqn(&e) => {
                     debug!("MCAST_JOIN_SOURCE_GROUP failed ({e}); using IP_ADD_SOURCE_MEMBERSHIP with {iface_v4}");
-                    socket.join_ssm_v4(&s, &g, &iface_v4).map_err(|e2| {
-                        Error::io(
-                            format!(
+                    match socket.join_ssm_v4(&s, &g, &iface_v4) {
+                        Ok(()) => JoinMechanism::MreqSource,
+                        Err(e2) if raw::is_unsupported(&e2) => {
+                            debug!("IP_ADD_SOURCE_MEMBERSHIP unsupported ({e2}); joining any-source and filtering {s} in mcast");
+                            let asm = join(socket, group, None, iface)?;
+                            return Ok(Membership {
+                                user_filter: true,
+                                source,
+                                ..asm
+                            });
+                        }
+                        Err(e2) => {
+                            return Err(Error::io(
+                                format!(
                                 "{what} (MCAST_JOIN_SOURCE_GROUP: {e}; IP_ADD_SOURCE_MEMBERSHIP)"
                             ),
-                            e2,
-                        )
-                    })?;
-                    JoinMechanism::MreqSource
+                                e2,
+                            ))
+                        }
+                    }
                 }
                 Err(e) => return Err(Error::io(what, e)),
             }
@@ -274,9 +287,21 @@ fn join(
             JoinMechanism::Ipv6Mreq
         }
         (IpAddr::V6(_), Some(s @ IpAddr::V6(_))) => {
-            raw::source_group(socket, true, idx, group.addr(), s)
-                .map_err(|e| Error::io(what, e))?;
-            JoinMechanism::SourceGroup
+            match raw::source_group(socket, true, idx, group.addr(), s) {
+                Ok(()) => JoinMechanism::SourceGroup,
+                Err(e) if raw::is_unsupported(&e) => {
+                    // Linux has no other IPv6 source-specific option. Join
+                    // any-source and let the receiver drop other sources.
+                    debug!("MCAST_JOIN_SOURCE_GROUP unsupported ({e}); joining any-source and filtering {s} in mcast");
+                    let asm = join(socket, group, None, iface)?;
+                    return Ok(Membership {
+                        user_filter: true,
+                        source,
+                        ..asm
+                    });
+                }
+                Err(e) => return Err(Error::io(what, e)),
+            }
         }
         (_, Some(_)) => unreachable!("families checked by build()"),
     };
@@ -286,6 +311,7 @@ fn join(
         source,
         iface_v4,
         how,
+        user_filter: false,
     })
 }
 
@@ -499,6 +525,18 @@ impl Receiver {
                 return Ok(None);
             }
         }
+        if let Some(Membership {
+            source: Some(want),
+            user_filter: true,
+            ..
+        }) = self.membership
+        {
+            if source.ip() != want {
+                self.filtered += 1;
+                debug!("dropped a datagram from {source}: not the source {want}");
+                return Ok(None);
+            }
+        }
         if !self.broadcast_dests.is_empty() {
             if let Some(IpAddr::V4(dst)) = destination {
                 if !self.broadcast_dests.contains(&dst) {
@@ -521,7 +559,8 @@ impl Receiver {
             return Ok(());
         };
         let idx = self.iface.index().get();
-        let result = match (m.group, m.source, m.how) {
+        let source = if m.user_filter { None } else { m.source };
+        let result = match (m.group, source, m.how) {
             (IpAddr::V4(g), _, JoinMechanism::Mreqn) => self
                 .socket
                 .leave_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(idx)),
@@ -545,6 +584,24 @@ impl Receiver {
     /// How the membership was made (`None` for broadcast, or after leaving).
     pub fn mechanism(&self) -> Option<JoinMechanism> {
         self.membership.map(|m| m.how)
+    }
+
+    /// Where a source filter (SSM) is applied: `Some("kernel")` when the
+    /// membership is source-specific, `Some("mcast")` when the system lacks
+    /// source-specific joins and mcast drops other sources itself, `None`
+    /// without a source filter.
+    pub fn source_filter_by(&self) -> Option<&'static str> {
+        match self.membership {
+            Some(Membership {
+                source: Some(_),
+                user_filter: true,
+                ..
+            }) => Some("mcast"),
+            Some(Membership {
+                source: Some(_), ..
+            }) => Some("kernel"),
+            _ => None,
+        }
     }
 
     /// Datagrams dropped because they arrived on another interface or were

@@ -121,7 +121,7 @@ fn json_output_has_the_documented_fields() {
     let rx = rx.finish(T);
     assert_eq!(rx.code(), 0, "{rx:?}");
     let lines: Vec<&str> = rx.stdout.lines().collect();
-    assert!(lines[0].starts_with(r#"{"type":"joined","group":"239.74.20.31","port":5999,"interface":"lo","index":1,"source_filter":null,"broadcast":false,"mechanism":"ip_mreqn"}"#), "{rx:?}");
+    assert!(lines[0].starts_with(r#"{"type":"joined","group":"239.74.20.31","port":5999,"interface":"lo","index":1,"source_filter":null,"source_filter_by":null,"broadcast":false,"mechanism":"ip_mreqn"}"#), "{rx:?}");
     let msgs: Vec<&&str> = lines
         .iter()
         .filter(|l| l.starts_with(r#"{"type":"message""#))

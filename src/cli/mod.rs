@@ -137,8 +137,9 @@ struct RecvArgs {
     /// Give up after DUR; exit code 1 if fewer than COUNT arrived.
     #[arg(long, value_name = "DUR", value_parser = duration)]
     timeout: Option<Duration>,
-    /// Source-specific join (SSM): receive only from ADDR.
-    #[arg(long, value_name = "ADDR")]
+    /// Source-specific join (SSM): receive only from ADDR (an IPv6 scope such
+    /// as `%wlan0` is accepted and ignored: the interface is -i's).
+    #[arg(long, value_name = "ADDR", value_parser = source_addr)]
     source: Option<IpAddr>,
     /// Show payloads as a hex dump.
     #[arg(long)]
@@ -150,6 +151,14 @@ struct RecvArgs {
     /// root or CAP_NET_RAW: always before Linux 5.7).
     #[arg(long)]
     bind_device: bool,
+}
+
+fn source_addr(s: &str) -> Result<IpAddr, String> {
+    let bare = s.split('%').next().unwrap_or(s);
+    bare.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| format!("'{s}' is not an IP address (e.g. 198.18.1.10 or fd00::10)"))
 }
 
 fn duration(s: &str) -> Result<Duration, String> {

@@ -35,15 +35,19 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
                     "source_filter",
                     args.source.map(|s| s.to_string()).as_deref(),
                 )
+                .opt_str("source_filter_by", rx.source_filter_by())
                 .bool("broadcast", args.broadcast)
                 .str("mechanism", how)
                 .finish(),
         )?;
     }
-    let filter = args
-        .source
-        .map(|s| format!(" from source {s} only"))
-        .unwrap_or_default();
+    let filter = match (args.source, rx.source_filter_by()) {
+        (Some(s), Some("mcast")) => format!(
+            " from source {s} only (filtered by mcast: this system has no source-specific join)"
+        ),
+        (Some(s), _) => format!(" from source {s} only"),
+        (None, _) => String::new(),
+    };
     if args.broadcast {
         status(
             common.quiet,
