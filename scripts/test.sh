@@ -36,7 +36,7 @@ packages=(
     gcc-aarch64-linux-gnu libc6-dev-arm64-cross
     gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
     qemu-user iproute2 nftables iperf socat tshark tcpdump
-    iputils-ping util-linux procps file binutils
+    iputils-ping util-linux bsdutils procps file binutils
 )
 missing=()
 for p in "${packages[@]}"; do

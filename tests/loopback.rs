@@ -394,3 +394,63 @@ fn bind_device_works_as_root_and_says_why_it_fails_without() {
         _ => panic!("{f:?}"),
     }
 }
+
+/// `-i ?` on a terminal: the numbered menu, the access-point picker of the
+/// original program. `script` gives mcast a pseudo-terminal; the answer is
+/// typed on its input.
+#[test]
+fn interface_menu_on_a_terminal() {
+    let Some(ns) = lo_ns("lomenu") else { return };
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        common::skip("`script` (util-linux) is not installed");
+        return;
+    }
+    let peer = Netns::new("lomenup");
+    common::veth(&ns, "wlan0", &peer, "wlan0");
+    common::addr(&ns, "wlan0", "198.18.16.1/24");
+    let mut inner: Vec<String> = common::mcast_runner();
+    inner.push(common::mcast_bin().display().to_string());
+    inner.extend(["recv", "-i", "'?'", "-c", "1", "--timeout", "300ms"].map(String::from));
+    for (answer, chosen) in [("1", "lo (index 1)"), ("", "wlan0"), ("wlan0", "wlan0")] {
+        let mut cmd = std::process::Command::new("ip");
+        cmd.args([
+            "netns",
+            "exec",
+            ns.name(),
+            "script",
+            "-qec",
+            &inner.join(" "),
+            "/dev/null",
+        ]);
+        cmd.stdin(std::process::Stdio::piped());
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            let _ = writeln!(stdin, "{answer}");
+            // Keep the terminal open until mcast has read the answer.
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("Choose the interface for IPv4 multicast:"),
+            "{text}"
+        );
+        assert!(
+            text.contains(" 1) lo") && text.contains(" 2) wlan0"),
+            "{text}"
+        );
+        assert!(text.contains("(automatic choice)"), "{text}");
+        assert!(
+            text.contains(&format!("joined on {chosen}")),
+            "answer {answer:?}: {text}"
+        );
+    }
+}
