@@ -69,6 +69,7 @@ struct Membership {
 #[must_use]
 pub struct ReceiverBuilder {
     group: Group,
+    more: Vec<Group>,
     iface: Interface,
     source: Option<IpAddr>,
     broadcast: bool,
@@ -99,6 +100,16 @@ impl ReceiverBuilder {
         self
     }
 
+    /// Also joins `group` with the same socket. Every group of one receiver
+    /// has the same port and address family; the socket then binds the
+    /// wildcard address and tells the groups apart by destination.
+    pub fn also_join(mut self, group: Group) -> ReceiverBuilder {
+        if group != self.group && !self.more.contains(&group) {
+            self.more.push(group);
+        }
+        self
+    }
+
     /// Asks for a receive buffer of `bytes` (`SO_RCVBUF`; the kernel may
     /// grant less).
     pub fn recv_buffer(mut self, bytes: usize) -> ReceiverBuilder {
@@ -114,6 +125,20 @@ impl ReceiverBuilder {
     ///   the interface (`cannot join 239.74.20.30 on wlan0 (index 3): …`).
     pub fn build(self) -> Result<Receiver, Error> {
         check_group(&self.group, self.broadcast, &self.iface)?;
+        for g in &self.more {
+            check_group(g, self.broadcast, &self.iface)?;
+            if self.broadcast {
+                return Err(Error::Config(
+                    "--broadcast receives one broadcast address".into(),
+                ));
+            }
+            if g.port() != self.group.port() || g.addr().is_ipv4() != self.group.addr().is_ipv4() {
+                return Err(Error::Config(format!(
+                    "{g} and {} differ in port or address family; one receiver takes one port and one family",
+                    self.group
+                )));
+            }
+        }
         if let Some(src) = self.source {
             if self.broadcast {
                 return Err(Error::Config(
@@ -179,6 +204,13 @@ impl ReceiverBuilder {
         let idx = iface.index().get();
         let port = self.group.port().get();
         let bind_addr = match self.group.addr() {
+            // Several groups: the wildcard, and the destination tells them apart.
+            IpAddr::V4(_) if !self.more.is_empty() => {
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)
+            }
+            IpAddr::V6(_) if !self.more.is_empty() => {
+                SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port)
+            }
             // Broadcasts reach only sockets bound to the wildcard (or to the
             // broadcast address); the interface is checked per datagram.
             IpAddr::V4(_) if self.broadcast => {
@@ -197,11 +229,14 @@ impl ReceiverBuilder {
         socket
             .bind(&SockAddr::from(bind_addr))
             .map_err(|e| Error::io(format!("bind to {bind_addr} {on}"), e))?;
-        let membership = if self.broadcast {
-            None
-        } else {
-            Some(join(&socket, &self.group, self.source, iface)?)
-        };
+        let mut groups = vec![self.group];
+        groups.extend(self.more.iter().copied());
+        let mut memberships = Vec::new();
+        if !self.broadcast {
+            for g in &groups {
+                memberships.push(join(&socket, g, self.source, iface)?);
+            }
+        }
         let broadcast_dests = if self.broadcast {
             match self.group.addr() {
                 IpAddr::V4(b) => vec![b, Ipv4Addr::BROADCAST],
@@ -213,8 +248,9 @@ impl ReceiverBuilder {
         Ok(Receiver {
             socket,
             group: self.group,
+            groups,
             iface: self.iface,
-            membership,
+            memberships,
             broadcast_dests,
             cmsg: nix::cmsg_space!(nix::libc::in6_pktinfo),
             filtered: 0,
@@ -241,14 +277,15 @@ fn join(
                 Err(e) if raw::is_unsupported_mreqn(&e) => {
                     debug!("ip_mreqn join failed ({e}); joining with ip_mreq and {iface_v4}");
                     socket.join_multicast_v4(&g, &iface_v4).map_err(|e2| {
-                        Error::io(
+                        join_error(
                             format!("{what} (ip_mreqn: {e}; ip_mreq with {iface_v4})"),
                             e2,
+                            group,
                         )
                     })?;
                     JoinMechanism::Mreq
                 }
-                Err(e) => return Err(Error::io(what, e)),
+                Err(e) => return Err(join_error(what, e, group)),
             }
         }
         (IpAddr::V4(g), Some(IpAddr::V4(s))) => {
@@ -277,13 +314,13 @@ fn join(
                         }
                     }
                 }
-                Err(e) => return Err(Error::io(what, e)),
+                Err(e) => return Err(join_error(what, e, group)),
             }
         }
         (IpAddr::V6(g), None) => {
             socket
                 .join_multicast_v6(&g, idx)
-                .map_err(|e| Error::io(what, e))?;
+                .map_err(|e| join_error(what, e, group))?;
             JoinMechanism::Ipv6Mreq
         }
         (IpAddr::V6(_), Some(s @ IpAddr::V6(_))) => {
@@ -300,7 +337,7 @@ fn join(
                         ..asm
                     });
                 }
-                Err(e) => return Err(Error::io(what, e)),
+                Err(e) => return Err(join_error(what, e, group)),
             }
         }
         (_, Some(_)) => unreachable!("families checked by build()"),
@@ -313,6 +350,34 @@ fn join(
         how,
         user_filter: false,
     })
+}
+
+/// A join error, with the kernel limit named when the limit is what failed.
+fn join_error(what: impl Into<String>, e: io::Error, group: &Group) -> Error {
+    let err = Error::io(what, e);
+    if err.raw_os_error() != Some(nix::libc::ENOBUFS) {
+        return err;
+    }
+    let (knob, detail) = if group.addr().is_ipv4() {
+        let path = "/proc/sys/net/ipv4/igmp_max_memberships";
+        let now = std::fs::read_to_string(path)
+            .map_or_else(|_| "unknown".to_owned(), |v| v.trim().to_owned());
+        (
+            "net.ipv4.igmp_max_memberships",
+            format!("the kernel allows {now} IPv4 memberships per socket (net.ipv4.igmp_max_memberships = {now})"),
+        )
+    } else {
+        let path = "/proc/sys/net/core/optmem_max";
+        let now = std::fs::read_to_string(path)
+            .map_or_else(|_| "unknown".to_owned(), |v| v.trim().to_owned());
+        (
+            "net.core.optmem_max",
+            format!("IPv6 memberships are bounded by socket option memory (net.core.optmem_max = {now} bytes)"),
+        )
+    };
+    err.with_hint(format!(
+        "{detail}; join fewer groups, or raise it: sysctl -w {knob}=N"
+    ))
 }
 
 /// One received datagram; its bytes are in the buffer given to
@@ -388,8 +453,9 @@ impl Datagram {
 pub struct Receiver {
     socket: Socket,
     group: Group,
+    groups: Vec<Group>,
     iface: Interface,
-    membership: Option<Membership>,
+    memberships: Vec<Membership>,
     broadcast_dests: Vec<Ipv4Addr>,
     cmsg: Vec<u8>,
     filtered: u64,
@@ -400,6 +466,7 @@ impl Receiver {
     pub fn builder(group: Group, iface: Interface) -> ReceiverBuilder {
         ReceiverBuilder {
             group,
+            more: Vec::new(),
             iface,
             source: None,
             broadcast: false,
@@ -529,12 +596,21 @@ impl Receiver {
             source: Some(want),
             user_filter: true,
             ..
-        }) = self.membership
+        }) = self.memberships.first()
         {
-            if source.ip() != want {
+            if source.ip() != *want {
                 self.filtered += 1;
                 debug!("dropped a datagram from {source}: not the source {want}");
                 return Ok(None);
+            }
+        }
+        if self.groups.len() > 1 {
+            if let Some(dst) = destination {
+                if !self.groups.iter().any(|g| g.addr() == dst) {
+                    self.filtered += 1;
+                    debug!("dropped a datagram from {source} to {dst}: not one of our groups");
+                    return Ok(None);
+                }
             }
         }
         if !self.broadcast_dests.is_empty() {
@@ -555,9 +631,16 @@ impl Receiver {
     /// # Errors
     /// [`Error::Io`] naming the group and the interface.
     pub fn leave(&mut self) -> Result<(), Error> {
-        let Some(m) = self.membership.take() else {
-            return Ok(());
-        };
+        let mut first_error = None;
+        for m in std::mem::take(&mut self.memberships) {
+            if let Err(e) = self.leave_one(m) {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn leave_one(&self, m: Membership) -> Result<(), Error> {
         let idx = self.iface.index().get();
         let source = if m.user_filter { None } else { m.source };
         let result = match (m.group, source, m.how) {
@@ -583,7 +666,7 @@ impl Receiver {
 
     /// How the membership was made (`None` for broadcast, or after leaving).
     pub fn mechanism(&self) -> Option<JoinMechanism> {
-        self.membership.map(|m| m.how)
+        self.memberships.first().map(|m| m.how)
     }
 
     /// Where a source filter (SSM) is applied: `Some("kernel")` when the
@@ -591,7 +674,7 @@ impl Receiver {
     /// source-specific joins and mcast drops other sources itself, `None`
     /// without a source filter.
     pub fn source_filter_by(&self) -> Option<&'static str> {
-        match self.membership {
+        match self.memberships.first() {
             Some(Membership {
                 source: Some(_),
                 user_filter: true,
@@ -615,9 +698,35 @@ impl Receiver {
         self.socket.local_addr().ok().and_then(|a| a.as_socket())
     }
 
-    /// The group.
+    /// The (first) group.
     pub fn group(&self) -> &Group {
         &self.group
+    }
+
+    /// Every group of this receiver, in the order they were joined.
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// Receives one datagram if one is waiting, without blocking: for callers
+    /// that poll several receivers (see the [`AsFd`] implementation).
+    /// `Ok(None)` when nothing is waiting, or what was waiting was filtered.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the group and the interface.
+    pub fn try_recv(&mut self, buf: &mut [u8]) -> Result<Option<Datagram>, Error> {
+        match self.recv_one(buf) {
+            Ok(d) => Ok(d),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(self.io_err("receive", e)),
+        }
     }
 
     /// The interface.
@@ -628,6 +737,13 @@ impl Receiver {
     /// The receive buffer size the kernel granted (`SO_RCVBUF`).
     pub fn recv_buffer_size(&self) -> Option<usize> {
         self.socket.recv_buffer_size().ok()
+    }
+}
+
+impl AsFd for Receiver {
+    /// The socket, to wait for readiness with `poll(2)` on several receivers.
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.socket.as_fd()
     }
 }
 
