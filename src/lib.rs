@@ -53,19 +53,33 @@ mod duration;
 mod error;
 mod escape;
 mod group;
+mod group_list;
 mod json;
+mod pace;
+mod probe;
 mod receiver;
 mod sender;
 mod sockopt;
+mod stats;
 
 pub use duration::{format_duration, parse_duration, ParseDurationError};
 pub use error::Error;
 pub use escape::{escape_text, hex, hex_dump};
 pub use group::{Group, ParseGroupError, Port};
+pub use group_list::{parse_group_list, parse_groups, GroupList, GroupListError, MAX_GROUPS};
 pub use json::Object as JsonObject;
 pub use mcast_platform::{
     check, find, interfaces, select, Address, Family, FindError, Flags, Interface, InterfaceIndex,
     Kind, Purpose, Rejection, Selection, Verdict,
 };
+pub use pace::{parse_bitrate, parse_rate, Bitrate, Pacer, ParseRateError, Period, Rate, Step};
+pub use probe::{
+    is_probe, unix_time_ns, DecodeError, Probe, ProbeError, ProbeFlags, SenderId, PROBE_HEADER_LEN,
+    PROBE_MAGIC, PROBE_VERSION,
+};
 pub use receiver::{Datagram, JoinMechanism, Receiver, ReceiverBuilder};
 pub use sender::{Pin, Sender, SenderBuilder};
+pub use stats::{
+    stream_table, Arrival, GroupStats, OneWayDelay, ProbeCounts, ReceiverStats, StreamKey,
+    StreamSnapshot, StreamStats, Throughput, MAX_STREAMS, REORDER_WINDOW,
+};

@@ -698,6 +698,22 @@ impl Receiver {
         self.socket.local_addr().ok().and_then(|a| a.as_socket())
     }
 
+    /// Sends `payload` by unicast to `to` from this socket: how `recv --echo`
+    /// answers a probe. The source address is the one the kernel routes from
+    /// (the interface's address on the link to `to`).
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the destination and the interface.
+    pub fn reply(&self, payload: &[u8], to: SocketAddr) -> Result<usize, Error> {
+        loop {
+            match self.socket.send_to(payload, &SockAddr::from(to)) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(format!("reply to {to} on {}", self.iface), e)),
+            }
+        }
+    }
+
     /// The (first) group.
     pub fn group(&self) -> &Group {
         &self.group

@@ -301,6 +301,13 @@ pub struct Sender {
     iface: Interface,
 }
 
+impl std::os::fd::AsFd for Sender {
+    /// The socket, to wait for replies with `poll(2)`.
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
 impl Sender {
     /// Starts configuring a sender to `group` through `iface`. Defaults: TTL 1,
     /// loopback on, multicast (not broadcast), no `SO_BINDTODEVICE`.
@@ -345,6 +352,33 @@ impl Sender {
                 "no IPv6 multicast route on {dev}: add one, e.g. \
                  `ip -6 route add multicast ff00::/8 dev {dev} table local`"
             ),
+        }
+    }
+
+    /// Receives one unicast datagram sent back to this socket (the replies of
+    /// `recv --echo` to `mcast ping`) if one is waiting, without blocking.
+    /// Wait for readiness with `poll(2)` on [`AsFd`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the interface.
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> Result<Option<(usize, SocketAddr)>, Error> {
+        // SAFETY: u8 and MaybeUninit<u8> have the same layout, and recv only
+        // writes initialised bytes into the slice.
+        let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
+        match self
+            .socket
+            .recv_from_with_flags(uninit, nix::libc::MSG_DONTWAIT)
+        {
+            Ok((n, addr)) => Ok(addr.as_socket().map(|a| (n.min(buf.len()), a))),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(Error::io(format!("receive replies on {}", self.iface), e)),
         }
     }
 

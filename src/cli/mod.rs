@@ -11,6 +11,7 @@ mod choose;
 mod ifaces;
 mod logger;
 mod output;
+mod ping;
 mod recv;
 mod send;
 mod signals;
@@ -65,9 +66,14 @@ enum Command {
     #[command(after_help = SELECTION_RULE)]
     Send(SendArgs),
     /// Join a group on an interface and print what arrives (default: the first
-    /// 10 datagrams), then leave the group.
+    /// 10 datagrams), then leave the group. Probes from `send --probe` are
+    /// counted: loss, duplicates, reordering, jitter, rate, delay.
     #[command(after_help = SELECTION_RULE)]
     Recv(RecvArgs),
+    /// Multicast probes and list every `recv --echo` that answers, with
+    /// round-trip times: one line per reply, a summary per responder.
+    #[command(after_help = SELECTION_RULE)]
+    Ping(PingArgs),
 }
 
 /// Options every subcommand shares.
@@ -88,9 +94,11 @@ struct IfacesArgs {
 
 #[derive(Debug, Args)]
 struct SendArgs {
-    /// Where to send: ADDR, ADDR:PORT or [ADDR6]:PORT. With --broadcast, a
+    /// Where to send: ADDR, ADDR:PORT, [ADDR6]:PORT, several of them, or a
+    /// range ADDR+N (N groups, e.g. 239.1.1.1+20). With --broadcast, a
     /// broadcast address (default: the interface's directed broadcast).
-    group: Option<Group>,
+    #[arg(value_name = "GROUP")]
+    groups: Vec<String>,
     /// The interface: a name, an index, an address, or '?' for a menu.
     #[arg(short, long, value_name = "IFACE")]
     iface: Option<String>,
@@ -102,12 +110,30 @@ struct SendArgs {
         default_value = "hello world"
     )]
     message: String,
-    /// Time between messages.
+    /// Time between messages (to each group).
     #[arg(long, value_name = "DUR", default_value = "2s", value_parser = duration)]
     interval: Duration,
-    /// Number of messages (default: until Ctrl-C; 0 also means no limit).
+    /// Messages per second to each group, or `max` (overrides --interval).
+    #[arg(long, value_name = "PPS", value_parser = rate, conflicts_with = "bitrate")]
+    rate: Option<mcast::Rate>,
+    /// Bits per second of UDP payload to each group: 64000, 500k, 10M, 1.5G
+    /// (overrides --interval; like iperf 2's -b).
+    #[arg(long, value_name = "BPS", value_parser = bitrate)]
+    bitrate: Option<mcast::Bitrate>,
+    /// Stop after this long.
+    #[arg(long, value_name = "DUR", value_parser = duration)]
+    duration: Option<Duration>,
+    /// Number of messages to each group (default: until Ctrl-C or
+    /// --duration; 0 also means no limit).
     #[arg(short, long, value_name = "COUNT")]
     count: Option<u64>,
+    /// Send probes (sender id, sequence number, timestamp; see the README)
+    /// instead of the message, for `recv` to measure loss, jitter and delay.
+    #[arg(long)]
+    probe: bool,
+    /// Probe datagram size in bytes (UDP payload), at least 32.
+    #[arg(long, value_name = "N", requires = "probe", default_value_t = 32)]
+    size: usize,
     /// IPv4 TTL / IPv6 hop limit: 1 stays on the local link, 0 on this host.
     #[arg(long, value_name = "N", default_value_t = 1)]
     ttl: u8,
@@ -125,16 +151,19 @@ struct SendArgs {
 
 #[derive(Debug, Args)]
 struct RecvArgs {
-    /// The group to join: ADDR, ADDR:PORT or [ADDR6]:PORT. With --broadcast,
-    /// a broadcast address (default: the interface's directed broadcast).
-    group: Option<Group>,
+    /// The groups to join: ADDR, ADDR:PORT, [ADDR6]:PORT, several of them,
+    /// or a range ADDR+N (N groups). With --broadcast, a broadcast address
+    /// (default: the interface's directed broadcast).
+    #[arg(value_name = "GROUP")]
+    groups: Vec<String>,
     /// The interface: a name, an index, an address, or '?' for a menu.
     #[arg(short, long, value_name = "IFACE")]
     iface: Option<String>,
     /// Stop after COUNT datagrams (0: no limit).
     #[arg(short, long, value_name = "COUNT", default_value_t = 10)]
     count: u64,
-    /// Give up after DUR; exit code 1 if fewer than COUNT arrived.
+    /// Give up after DUR; exit code 1 if fewer than COUNT arrived (with
+    /// -c 0, just the length of the run).
     #[arg(long, value_name = "DUR", value_parser = duration)]
     timeout: Option<Duration>,
     /// Source-specific join (SSM): receive only from ADDR (an IPv6 scope such
@@ -144,6 +173,14 @@ struct RecvArgs {
     /// Show payloads as a hex dump.
     #[arg(long)]
     hex: bool,
+    /// Answer every probe by unicast to its sender, for `mcast ping`.
+    #[arg(long)]
+    echo: bool,
+    /// Show one-way delay for senders on other hosts too (their clocks must
+    /// be synchronised, e.g. by PTP or a good NTP); same-host senders always
+    /// show it.
+    #[arg(long)]
+    assume_synced_clocks: bool,
     /// Receive IPv4 broadcasts on the interface instead of joining a group.
     #[arg(long)]
     broadcast: bool,
@@ -151,6 +188,38 @@ struct RecvArgs {
     /// root or CAP_NET_RAW: always before Linux 5.7).
     #[arg(long)]
     bind_device: bool,
+}
+
+#[derive(Debug, Args)]
+struct PingArgs {
+    /// The group to multicast probes to: ADDR, ADDR:PORT or [ADDR6]:PORT.
+    group: Option<Group>,
+    /// The interface: a name, an index, an address, or '?' for a menu.
+    #[arg(short, long, value_name = "IFACE")]
+    iface: Option<String>,
+    /// Number of probes (0: until Ctrl-C).
+    #[arg(short, long, value_name = "N", default_value_t = 5)]
+    count: u64,
+    /// Time between probes.
+    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = duration)]
+    interval: Duration,
+    /// How long to wait for late replies after the last probe.
+    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = duration)]
+    wait: Duration,
+    /// Probe size in bytes (UDP payload), at least 32.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    size: usize,
+    /// IPv4 TTL / IPv6 hop limit.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    ttl: u8,
+}
+
+fn rate(s: &str) -> Result<mcast::Rate, String> {
+    mcast::parse_rate(s).map_err(|e| e.to_string())
+}
+
+fn bitrate(s: &str) -> Result<mcast::Bitrate, String> {
+    mcast::parse_bitrate(s).map_err(|e| e.to_string())
 }
 
 fn source_addr(s: &str) -> Result<IpAddr, String> {
@@ -165,25 +234,47 @@ fn duration(s: &str) -> Result<Duration, String> {
     mcast::parse_duration(s).map_err(|e| e.to_string())
 }
 
-/// Resolves the interface and, with broadcast, the destination.
-fn target(
-    group: Option<Group>,
+/// Resolves the groups (default: 239.74.20.30:54321), the interface and,
+/// with broadcast, the destination.
+fn targets(
+    specs: &[String],
     broadcast: bool,
     iface: Option<&str>,
-) -> Result<(Group, Interface), CliError> {
-    let given = group.unwrap_or_else(Group::default_group);
+) -> Result<(Vec<Group>, Interface), CliError> {
+    let groups = if specs.is_empty() {
+        Vec::new()
+    } else {
+        mcast::parse_groups(specs).map_err(CliError::usage)?
+    };
+    let first = groups.first().copied().unwrap_or_else(Group::default_group);
+    if let Some(g) = groups
+        .iter()
+        .find(|g| g.addr().is_ipv4() != first.addr().is_ipv4())
+    {
+        return Err(CliError::usage(format!(
+            "{g} and {first} are of different address families; one run uses one family \
+             (start two, one with IPv4 groups and one with IPv6 groups)"
+        )));
+    }
+    if !broadcast {
+        if let Some(g) = std::iter::once(&first)
+            .chain(&groups)
+            .find(|g| !g.is_multicast())
+        {
+            return Err(CliError::usage(format!(
+                "{} is not a multicast group (IPv4 224.0.0.0/4, IPv6 ff00::/8), e.g. 239.74.20.30 \
+                 or ff05::4a14:1e; to use a broadcast address, add --broadcast",
+                g.addr()
+            )));
+        }
+    } else if groups.len() > 1 {
+        return Err(CliError::usage("--broadcast takes one broadcast address"));
+    }
     let family = if broadcast {
         Family::V4
     } else {
-        Family::of(&given.addr())
+        Family::of(&first.addr())
     };
-    if !broadcast && !given.is_multicast() {
-        return Err(CliError::usage(format!(
-            "{} is not a multicast group (IPv4 224.0.0.0/4, IPv6 ff00::/8), e.g. 239.74.20.30 or \
-             ff05::4a14:1e; to use a broadcast address, add --broadcast",
-            given.addr()
-        )));
-    }
     let purpose = if broadcast {
         Purpose::Broadcast
     } else {
@@ -191,17 +282,26 @@ fn target(
     };
     let iface = choose::choose(iface, family, purpose)?;
     if !broadcast {
-        return Ok((given, iface));
+        return Ok((
+            if groups.is_empty() {
+                vec![first]
+            } else {
+                groups
+            },
+            iface,
+        ));
     }
     let directed = iface.broadcast_v4();
-    match group {
+    match groups.first() {
         None => {
             let b = directed
                 .ok_or_else(|| CliError::usage(format!("{iface} has no IPv4 broadcast address")))?;
-            Ok((Group::new(IpAddr::V4(b), given.port()), iface))
+            Ok((vec![Group::new(IpAddr::V4(b), first.port())], iface))
         }
         Some(g) => match g.addr() {
-            IpAddr::V4(a) if a == Ipv4Addr::BROADCAST || Some(a) == directed => Ok((g, iface)),
+            IpAddr::V4(a) if a == Ipv4Addr::BROADCAST || Some(a) == directed => {
+                Ok((vec![*g], iface))
+            }
             a => Err(CliError::usage(format!(
                 "{a} is not a broadcast address of {iface}; use {} or 255.255.255.255",
                 directed.map_or("its directed broadcast".to_owned(), |d| d.to_string())
@@ -238,6 +338,10 @@ pub(crate) fn main() -> i32 {
         Command::Recv(a) => {
             signals::install();
             recv::run(a, &common)
+        }
+        Command::Ping(a) => {
+            signals::install();
+            ping::run(a, &common)
         }
     };
     match result {

@@ -1,139 +1,201 @@
-//! `mcast recv`: join the group on the chosen interface, print the first ten
-//! messages and their source, leave the group.
+//! `mcast recv`: join the groups on the chosen interface, print the first
+//! ten messages and their source, leave the groups. Probes are counted per
+//! sender and per group instead of printed.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use mcast::{escape_text, format_duration, hex, hex_dump, Datagram, JsonObject, Receiver};
+use mcast::{
+    escape_text, format_duration, hex, hex_dump, unix_time_ns, Datagram, Group, JsonObject, Probe,
+    ProbeFlags, Receiver, ReceiverStats,
+};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::output::{line, status, CliError, Utc};
-use super::{signals, target, Common, RecvArgs};
+use super::{signals, targets, Common, RecvArgs};
 
 /// The largest UDP payload (65,535 − 8 − 20); a larger buffer is never needed.
 const MAX_DATAGRAM: usize = 65_535;
+/// Datagrams taken from one socket per wake-up, so one busy group cannot
+/// starve the others or the status line.
+const BATCH: usize = 256;
 
 pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
-    let (group, iface) = target(args.group, args.broadcast, args.iface.as_deref())?;
-    let mut builder = Receiver::builder(group, iface)
-        .broadcast(args.broadcast)
-        .bind_device(args.bind_device);
-    if let Some(src) = args.source {
-        builder = builder.source(src);
+    let (groups, iface) = targets(&args.groups, args.broadcast, args.iface.as_deref())?;
+    // One socket per port: a socket bound to one port joins all its groups.
+    let mut by_port: BTreeMap<u16, Vec<Group>> = BTreeMap::new();
+    for g in &groups {
+        by_port.entry(g.port().get()).or_default().push(*g);
     }
-    let mut rx = builder.build()?;
-    let iface = rx.interface().clone();
-    let how = rx.mechanism().map_or("broadcast", |m| m.as_str());
-    if common.json {
-        line(
-            &JsonObject::typed("joined")
-                .str("group", &group.addr().to_string())
-                .int("port", group.port().get())
-                .str("interface", iface.name())
-                .int("index", iface.index().get())
-                .opt_str(
-                    "source_filter",
-                    args.source.map(|s| s.to_string()).as_deref(),
-                )
-                .opt_str("source_filter_by", rx.source_filter_by())
-                .bool("broadcast", args.broadcast)
-                .str("mechanism", how)
-                .finish(),
-        )?;
+    let mut receivers = Vec::with_capacity(by_port.len());
+    for port_groups in by_port.values() {
+        let mut b = Receiver::builder(port_groups[0], iface.clone())
+            .broadcast(args.broadcast)
+            .bind_device(args.bind_device);
+        for g in &port_groups[1..] {
+            b = b.also_join(*g);
+        }
+        if let Some(src) = args.source {
+            b = b.source(src);
+        }
+        receivers.push(b.build()?);
     }
-    let filter = match (args.source, rx.source_filter_by()) {
-        (Some(s), Some("mcast")) => format!(
-            " from source {s} only (filtered by mcast: this system has no source-specific join)"
-        ),
-        (Some(s), _) => format!(" from source {s} only"),
-        (None, _) => String::new(),
-    };
-    if args.broadcast {
-        status(
-            common.quiet,
-            &format!("listening for broadcasts to {group} on {iface}"),
-        );
-    } else {
-        status(
-            common.quiet,
-            &format!("listening on {group}{filter}, joined on {iface} with {how}"),
-        );
-    }
+    announce(&receivers, args, common)?;
 
-    let count = if args.count == 0 {
-        None
-    } else {
-        Some(args.count)
-    };
+    let local: HashSet<IpAddr> = mcast::interfaces()
+        .map(|l| {
+            l.iter()
+                .flat_map(|i| i.addresses().iter().map(|a| a.ip()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut stats = ReceiverStats::new(&groups);
+    let count = (args.count > 0).then_some(args.count);
     let start = Instant::now();
     let deadline = args.timeout.map(|t| start + t);
+    let live = !common.quiet && !common.json && std::io::stderr().is_terminal();
+    let mut next_tick = start + Duration::from_secs(1);
     let mut buf = vec![0u8; MAX_DATAGRAM];
-    let (mut packets, mut bytes) = (0u64, 0u64);
+    let mut reply = vec![0u8; MAX_DATAGRAM];
+    let (mut packets, mut bytes, mut probes) = (0u64, 0u64, 0u64);
     let mut sources: HashSet<IpAddr> = HashSet::new();
+    let mut delay_shown = args.assume_synced_clocks;
     let mut result = Ok(());
-    while count.is_none_or(|c| packets < c) && !signals::interrupted() {
+    'run: while count.is_none_or(|c| packets < c) && !signals::interrupted() {
         let now = Instant::now();
         if deadline.is_some_and(|d| now >= d) {
             break;
         }
-        // Wake at least twice a second to notice a signal that raced the wait.
-        let wait = deadline.map_or(Duration::from_millis(500), |d| {
-            (d - now).min(Duration::from_millis(500))
-        });
-        match rx.recv(&mut buf, Some(wait)) {
-            Ok(Some(d)) => {
-                packets += 1;
-                bytes += d.size() as u64;
-                sources.insert(d.source().ip());
-                if let Err(e) = print(&d, &buf[..d.len()], args.hex, common.json) {
-                    result = Err(e);
+        if now >= next_tick {
+            next_tick += Duration::from_secs(1);
+            if probes > 0 {
+                tick(&mut stats, live, common.json, delay_shown)?;
+            }
+        }
+        // Wake at least at the next status tick, to notice a signal that
+        // raced the wait, and at the deadline.
+        let mut wake = next_tick;
+        if let Some(d) = deadline {
+            wake = wake.min(d);
+        }
+        let wait = wake.saturating_duration_since(now);
+        let ready = {
+            let mut fds: Vec<PollFd<'_>> = receivers
+                .iter()
+                .map(|r| PollFd::new(r.as_fd(), PollFlags::POLLIN))
+                .collect();
+            let ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+            match poll(
+                &mut fds,
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+            ) {
+                Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                Ok(_) => fds
+                    .iter()
+                    .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                    .collect::<Vec<_>>(),
+                Err(e) => {
+                    result = Err(CliError::failure(format!("cannot wait for datagrams: {e}")));
                     break;
                 }
             }
-            Ok(None) => {}
-            Err(e) => {
-                result = Err(CliError::from(e));
-                break;
+        };
+        for (rx, _) in receivers.iter_mut().zip(ready).filter(|(_, r)| *r) {
+            for _ in 0..BATCH {
+                let d = match rx.try_recv(&mut buf) {
+                    Ok(Some(d)) => d,
+                    Ok(None) => break,
+                    Err(e) => {
+                        result = Err(CliError::from(e));
+                        break 'run;
+                    }
+                };
+                let arrival = unix_time_ns();
+                let payload = &buf[..d.len()];
+                packets += 1;
+                bytes += d.size() as u64;
+                sources.insert(d.source().ip());
+                let group = group_of(rx, &d);
+                match stats.on_datagram(group, d.source(), payload, arrival) {
+                    Ok(_) => {
+                        probes += 1;
+                        delay_shown |= local.contains(&d.source().ip());
+                        if args.echo {
+                            echo(rx, &d, payload, &mut reply);
+                        }
+                    }
+                    Err(_) => {
+                        if let Err(e) = print(&d, payload, args.hex, common.json) {
+                            result = Err(e);
+                            break 'run;
+                        }
+                    }
+                }
+                if count.is_some_and(|c| packets >= c) {
+                    break 'run;
+                }
             }
         }
     }
+    if live && probes > 0 {
+        // End the status line.
+        let _ = writeln!(std::io::stderr());
+    }
     let interrupted = signals::interrupted();
     let secs = start.elapsed().as_secs_f64();
-    // Leave explicitly on every path, so the leave report goes out now.
-    match rx.leave() {
-        Ok(()) if !args.broadcast => {
-            status(common.quiet, &format!("left {} on {iface}", group.addr()));
-            if common.json {
-                line(
-                    &JsonObject::typed("left")
-                        .str("group", &group.addr().to_string())
-                        .str("interface", iface.name())
-                        .finish(),
-                )?;
+    // Leave explicitly on every path, so the leave reports go out now.
+    for rx in &mut receivers {
+        let left: Vec<Group> = rx.groups().to_vec();
+        match rx.leave() {
+            Ok(()) if !args.broadcast => {
+                for g in left {
+                    status(common.quiet, &format!("left {} on {iface}", g.addr()));
+                    if common.json {
+                        line(
+                            &JsonObject::typed("left")
+                                .str("group", &g.addr().to_string())
+                                .str("interface", iface.name())
+                                .finish(),
+                        )?;
+                    }
+                }
             }
+            Ok(()) => {}
+            Err(e) => log::warn!("{e}"),
         }
-        Ok(()) => {}
-        Err(e) => log::warn!("{e}"),
     }
     // The pipe may be closed: then say nothing more.
     if result.as_ref().is_err_and(|e| e.msg.is_empty()) {
         return result.map(|()| false);
     }
     let timed_out = !interrupted && count.is_some_and(|c| packets < c) && result.is_ok();
+    let filtered: u64 = receivers.iter().map(Receiver::filtered).sum();
+    let now_ns = unix_time_ns();
     if common.json {
-        line(
-            &JsonObject::typed("summary")
-                .str("role", "recv")
-                .int("packets", packets)
-                .int("bytes", bytes)
-                .num("duration_s", (secs * 1000.0).round() / 1000.0)
-                .int("sources", sources.len() as u64)
-                .int("filtered", rx.filtered())
-                .bool("interrupted", interrupted)
-                .bool("timed_out", timed_out)
-                .finish(),
-        )?;
+        let obj = JsonObject::typed("summary")
+            .str("role", "recv")
+            .int("packets", packets)
+            .int("bytes", bytes)
+            .num("duration_s", (secs * 1000.0).round() / 1000.0)
+            .int("sources", sources.len() as u64)
+            .int("filtered", filtered)
+            .bool("interrupted", interrupted)
+            .bool("timed_out", timed_out);
+        let obj = if probes > 0 {
+            stats.add_summary_fields(obj, now_ns, delay_shown)
+        } else {
+            obj
+        };
+        line(&obj.finish())?;
     } else {
+        if probes > 0 {
+            for l in stats.table(now_ns, delay_shown) {
+                line(&l)?;
+            }
+        }
         line(&format!(
             "received {packets} packets, {bytes} bytes in {secs:.1} s from {} source{}",
             sources.len(),
@@ -144,20 +206,145 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
     if timed_out {
         let within = args.timeout.map(format_duration).unwrap_or_default();
         let wanted = count.unwrap_or(0);
+        let what = if groups.len() == 1 {
+            groups[0].to_string()
+        } else {
+            format!("{} groups", groups.len())
+        };
         return Err(CliError::failure(if packets == 0 {
             format!(
-                "nothing arrived on {group} via {iface} within {within}. Likely causes: the sender \
+                "nothing arrived on {what} via {iface} within {within}. Likely causes: the sender \
                  uses another interface or link (check -i on both sides); a firewall drops the \
                  group's UDP port {} or IGMP/MLD; the access point isolates clients or filters \
                  multicast (IGMP snooping without a querier); the sender's TTL is too low for the \
                  path; on Android, no app holds a Wi-Fi MulticastLock",
-                group.port()
+                groups[0].port()
             )
         } else {
-            format!("only {packets} of {wanted} datagrams arrived on {group} via {iface} within {within}")
+            format!("only {packets} of {wanted} datagrams arrived on {what} via {iface} within {within}")
         }));
     }
     Ok(interrupted)
+}
+
+/// Says what was joined: a status line, and `joined` objects in JSON.
+fn announce(receivers: &[Receiver], args: &RecvArgs, common: &Common) -> Result<(), CliError> {
+    for rx in receivers {
+        let iface = rx.interface();
+        let how = rx.mechanism().map_or("broadcast", |m| m.as_str());
+        for g in rx.groups() {
+            if common.json {
+                line(
+                    &JsonObject::typed("joined")
+                        .str("group", &g.addr().to_string())
+                        .int("port", g.port().get())
+                        .str("interface", iface.name())
+                        .int("index", iface.index().get())
+                        .opt_str(
+                            "source_filter",
+                            args.source.map(|s| s.to_string()).as_deref(),
+                        )
+                        .opt_str("source_filter_by", rx.source_filter_by())
+                        .bool("broadcast", args.broadcast)
+                        .str("mechanism", how)
+                        .finish(),
+                )?;
+            }
+        }
+        let filter = match (args.source, rx.source_filter_by()) {
+            (Some(s), Some("mcast")) => format!(
+                " from source {s} only (filtered by mcast: this system has no source-specific join)"
+            ),
+            (Some(s), _) => format!(" from source {s} only"),
+            (None, _) => String::new(),
+        };
+        let what = match rx.groups() {
+            [g] => g.to_string(),
+            [first, .., last] => format!("{} groups, {} … {}", rx.groups().len(), first, last),
+            [] => String::new(),
+        };
+        if args.broadcast {
+            status(
+                common.quiet,
+                &format!("listening for broadcasts to {what} on {iface}"),
+            );
+        } else {
+            status(
+                common.quiet,
+                &format!("listening on {what}{filter}, joined on {iface} with {how}"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Which of the receiver's groups a datagram was sent to.
+fn group_of(rx: &Receiver, d: &Datagram) -> Group {
+    let groups = rx.groups();
+    match (groups, d.destination()) {
+        ([only], _) => *only,
+        (many, Some(dst)) => many
+            .iter()
+            .find(|g| g.addr() == dst)
+            .copied()
+            .unwrap_or(many[0]),
+        (many, None) => many[0],
+    }
+}
+
+/// Answers a probe by unicast to its sender, with the echo-reply flag set.
+/// Replies are never answered, so two echoers cannot loop.
+fn echo(rx: &Receiver, d: &Datagram, payload: &[u8], reply: &mut [u8]) {
+    let Ok(p) = Probe::decode(payload) else {
+        return;
+    };
+    if p.flags.contains(ProbeFlags::ECHO_REPLY) {
+        return;
+    }
+    let n = payload.len();
+    reply[..n].copy_from_slice(payload);
+    // Byte 5 holds the flags (see the probe format).
+    reply[5] = p.flags.with(ProbeFlags::ECHO_REPLY).bits();
+    if let Err(e) = rx.reply(&reply[..n], d.source()) {
+        log::warn!("{e}");
+    }
+}
+
+/// The once-a-second report: a status line on a terminal, a `stats` object
+/// in JSON.
+fn tick(
+    stats: &mut ReceiverStats,
+    live: bool,
+    json: bool,
+    show_delay: bool,
+) -> Result<(), CliError> {
+    let now_ns = unix_time_ns();
+    if json {
+        return line(&stats.stats_json(now_ns, show_delay).finish());
+    }
+    if !live {
+        return Ok(());
+    }
+    let snaps = stats.interval_snapshot(now_ns);
+    let mut parts = Vec::new();
+    for g in stats.groups() {
+        let (pps, mbps) = snaps
+            .iter()
+            .filter(|s| s.key.group == g.group)
+            .fold((0.0, 0.0), |(p, m), s| {
+                (p + s.interval.pps(), m + s.interval.mbps())
+            });
+        parts.push(format!(
+            "{} {pps:.0} pps {mbps:.2} Mbit/s rx {} loss {:.2}%",
+            g.group,
+            g.counts.received,
+            g.counts.loss_percent()
+        ));
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "\r\x1b[K{}", parts.join(" | "));
+    let _ = err.flush();
+    Ok(())
 }
 
 fn print(d: &Datagram, payload: &[u8], as_hex: bool, json: bool) -> Result<(), CliError> {

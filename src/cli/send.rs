@@ -1,90 +1,185 @@
 //! `mcast send`: "hello world" to the group every two seconds, like the
-//! original program, through the chosen interface.
+//! original program, through the chosen interface; or probes at a paced
+//! rate to one or many groups.
 
 use std::time::Instant;
 
-use mcast::{format_duration, JsonObject, Sender};
+use mcast::{
+    format_duration, unix_time_ns, JsonObject, Pacer, Probe, Rate, Sender, SenderId, Step,
+};
 
 use super::output::{line, status, CliError, Utc};
-use super::{signals, target, Common, SendArgs};
+use super::{signals, targets, Common, SendArgs};
+
+/// Per-packet lines are printed only at human rates.
+const CHATTY_PPS: f64 = 20.0;
 
 pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
-    let (group, iface) = target(args.group, args.broadcast, args.iface.as_deref())?;
-    let sender = Sender::builder(group, iface)
-        .ttl(args.ttl)
-        .loopback(!args.no_loop)
-        .broadcast(args.broadcast)
-        .bind_device(args.bind_device)
-        .build()?;
-    let iface = sender.interface();
-    let count = args.count.filter(|c| *c > 0);
-    if common.json {
-        line(
-            &JsonObject::typed("sending")
-                .str("destination", &sender.destination().to_string())
-                .str("source", &sender.local_addr().to_string())
-                .str("interface", iface.name())
-                .int("index", iface.index().get())
-                .int("ttl", args.ttl)
-                .bool("loop", !args.no_loop)
-                .bool("broadcast", args.broadcast)
-                .str("pinned_by", sender.pinned_by().as_str())
-                .bool("bind_device", sender.bound_to_device())
-                .finish(),
-        )?;
+    let (groups, iface) = targets(&args.groups, args.broadcast, args.iface.as_deref())?;
+    let payload_len = if args.probe {
+        args.size
+    } else {
+        args.message.len()
+    };
+    if args.probe && args.size < mcast::PROBE_HEADER_LEN {
+        return Err(CliError::usage(format!(
+            "--size {} is too small: a probe needs at least {} bytes",
+            args.size,
+            mcast::PROBE_HEADER_LEN
+        )));
     }
+    if payload_len > 65_507 {
+        return Err(CliError::usage(format!(
+            "a {payload_len}-byte payload is larger than a UDP datagram can carry (65,507 bytes)"
+        )));
+    }
+    let rate = match (args.rate, args.bitrate) {
+        (Some(r), _) => r,
+        (None, Some(b)) => b.packet_rate(payload_len.max(1)).unwrap_or(Rate::Max),
+        (None, None) => Rate::from_interval(args.interval),
+    };
+    let mut senders = Vec::with_capacity(groups.len());
+    for g in &groups {
+        senders.push(
+            Sender::builder(*g, iface.clone())
+                .ttl(args.ttl)
+                .loopback(!args.no_loop)
+                .broadcast(args.broadcast)
+                .bind_device(args.bind_device)
+                .build()?,
+        );
+    }
+    let count = args.count.filter(|c| *c > 0);
+    let chatty = !args.probe && rate.packets_per_second().is_some_and(|p| p <= CHATTY_PPS);
+    let sender_id = SenderId::random();
+    for s in &senders {
+        if common.json {
+            line(
+                &JsonObject::typed("sending")
+                    .str("destination", &s.destination().to_string())
+                    .str("source", &s.local_addr().to_string())
+                    .str("interface", iface.name())
+                    .int("index", iface.index().get())
+                    .int("ttl", args.ttl)
+                    .bool("loop", !args.no_loop)
+                    .bool("broadcast", args.broadcast)
+                    .str("pinned_by", s.pinned_by().as_str())
+                    .bool("bind_device", s.bound_to_device())
+                    .opt_str(
+                        "sender_id",
+                        args.probe.then(|| sender_id.to_string()).as_deref(),
+                    )
+                    .finish(),
+            )?;
+        }
+    }
+    let first = &senders[0];
+    let pace = match rate.packets_per_second() {
+        None => "as fast as possible".to_owned(),
+        Some(p) if p <= 1.0 => format!(
+            "every {}",
+            format_duration(std::time::Duration::from_secs_f64(1.0 / p))
+        ),
+        Some(p) => format!("{p:.0} packets/s"),
+    };
+    let what = if args.probe {
+        format!("{}-byte probes (sender id {sender_id})", args.size)
+    } else {
+        format!("'{}'", mcast::escape_text(args.message.as_bytes()))
+    };
+    let dests = if senders.len() == 1 {
+        first.destination().to_string()
+    } else {
+        format!(
+            "{} groups ({} … {})",
+            senders.len(),
+            first.destination(),
+            senders[senders.len() - 1].destination()
+        )
+    };
     status(
         common.quiet,
         &format!(
-            "sending to {} from {} on {iface}, TTL {}, every {}{}, pinned by {}",
-            sender.destination(),
-            sender.local_addr().ip(),
+            "sending {what} to {dests} from {} on {iface}, TTL {}, {pace}{}{}, pinned by {}",
+            first.local_addr().ip(),
             args.ttl,
-            format_duration(args.interval),
             count.map(|c| format!(", {c} times")).unwrap_or_default(),
-            sender.pinned_by()
+            args.duration
+                .map(|d| format!(", for {}", format_duration(d)))
+                .unwrap_or_default(),
+            first.pinned_by()
         ),
     );
-    let payload = args.message.as_bytes();
+
+    let mut buf = vec![0u8; payload_len];
+    if !args.probe {
+        buf.copy_from_slice(args.message.as_bytes());
+    }
     let start = Instant::now();
-    let (mut packets, mut bytes) = (0u64, 0u64);
+    let mut pacer = Pacer::new(rate, start);
+    if let Some(c) = count {
+        pacer = pacer.count(c);
+    }
+    if let Some(d) = args.duration {
+        pacer = pacer.duration(d);
+    }
+    let (mut packets, mut bytes, mut seq) = (0u64, 0u64, 0u64);
     let mut failure = None;
-    while count.is_none_or(|c| packets < c) && !signals::interrupted() {
-        match sender.send(payload) {
-            Ok(n) => {
-                packets += 1;
-                bytes += n as u64;
-                if common.json {
-                    line(
-                        &JsonObject::typed("sent")
-                            .str("time", &Utc::now().rfc3339())
-                            .int("seq", packets)
-                            .int("bytes", n as u64)
-                            .finish(),
-                    )?;
-                } else if !common.quiet {
-                    line(&format!(
-                        "Message sent ({n} bytes) to {}",
-                        sender.destination()
-                    ))?;
+    'run: while !signals::interrupted() {
+        match pacer.next(Instant::now()) {
+            Step::Done => break,
+            Step::Wait(d) => {
+                if !signals::sleep_until(Instant::now() + d) {
+                    break;
+                }
+                continue;
+            }
+            Step::Send => {}
+        }
+        seq += 1;
+        for s in &senders {
+            if args.probe {
+                // Every group's stream is numbered 1, 2, 3, … on its own.
+                let probe = Probe::new(sender_id, seq, unix_time_ns());
+                if let Err(e) = probe.encode_into(&mut buf, args.size) {
+                    failure = Some(CliError::failure(e));
+                    break 'run;
                 }
             }
-            Err(e) => {
-                failure = Some(CliError::from(e));
-                break;
+            match s.send(&buf) {
+                Ok(n) => {
+                    packets += 1;
+                    bytes += n as u64;
+                    if !chatty {
+                        continue;
+                    }
+                    if common.json {
+                        line(
+                            &JsonObject::typed("sent")
+                                .str("time", &Utc::now().rfc3339())
+                                .int("seq", seq)
+                                .int("bytes", n as u64)
+                                .str("destination", &s.destination().to_string())
+                                .finish(),
+                        )?;
+                    } else if !common.quiet {
+                        line(&format!("Message sent ({n} bytes) to {}", s.destination()))?;
+                    }
+                }
+                Err(e) => {
+                    failure = Some(CliError::from(e));
+                    break 'run;
+                }
             }
-        }
-        if count.is_some_and(|c| packets >= c) {
-            break;
-        }
-        // Scheduled from the start, so the interval does not drift.
-        let next = start + args.interval * u32::try_from(packets).unwrap_or(u32::MAX);
-        if !signals::sleep_until(next) {
-            break;
         }
     }
     let secs = start.elapsed().as_secs_f64();
     let interrupted = signals::interrupted();
+    let pps = if secs > 0.0 {
+        packets as f64 / secs
+    } else {
+        0.0
+    };
     if common.json {
         line(
             &JsonObject::typed("summary")
@@ -92,12 +187,19 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
                 .int("packets", packets)
                 .int("bytes", bytes)
                 .num("duration_s", (secs * 1000.0).round() / 1000.0)
+                .num("pps", pps.round())
+                .num("slipped_s", pacer.slipped().as_secs_f64())
                 .bool("interrupted", interrupted)
                 .finish(),
         )?;
     } else {
         line(&format!(
-            "sent {packets} packets, {bytes} bytes in {secs:.1} s"
+            "sent {packets} packets, {bytes} bytes in {secs:.1} s{}",
+            if chatty {
+                String::new()
+            } else {
+                format!(" ({pps:.0} packets/s)")
+            }
         ))?;
     }
     match failure {
