@@ -1,6 +1,22 @@
 //! The probe format: what `mcast send --probe` puts in each datagram so that a
 //! receiver can measure the path (loss, duplicates, reordering, jitter, delay).
-//! The wire format is specified on [`Probe`].
+//!
+//! Version 1, all fields big-endian (network byte order), 32-byte header,
+//! then zero padding up to the datagram size:
+//!
+//! | offset | size | field         | value                                                      |
+//! |-------:|-----:|---------------|------------------------------------------------------------|
+//! | 0      | 4    | magic         | `4D 43 53 54`, ASCII `MCST`                                |
+//! | 4      | 1    | version       | `1`                                                        |
+//! | 5      | 1    | flags         | bit 0 (`0x01`): echo reply; bits 1–7 reserved, sent as 0   |
+//! | 6      | 2    | header length | u16, `32` for version 1: where the padding starts          |
+//! | 8      | 8    | sender id     | u64, random per sender run                                 |
+//! | 16     | 8    | sequence      | u64, +1 per datagram of one sender to one group            |
+//! | 24     | 8    | send time     | u64, CLOCK_REALTIME nanoseconds since the Unix epoch       |
+//! | 32     | …    | padding       | zeros up to the datagram size; readers ignore its content  |
+//!
+//! The rules for writers and readers are on [`Probe`] (public, so rustdoc
+//! shows them); the README repeats this table for other tools.
 
 use std::collections::hash_map::RandomState;
 use std::fmt;

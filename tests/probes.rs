@@ -1,0 +1,292 @@
+//! Probes, statistics, several groups and `mcast ping`, over `lo` in a
+//! namespace of each test's own (the lab tests in measure.rs cover loss and
+//! duplicates on a real path).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{can_netns, run_limited, Netns, Running};
+
+const T: Duration = Duration::from_secs(60);
+
+fn lo_ns(tag: &str) -> Option<Netns> {
+    can_netns().then(|| Netns::new(tag))
+}
+
+/// The value of `"key":` in a JSON line (numbers and strings, unquoted).
+fn field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+    let rest = json.split(&format!("\"{key}\":")).nth(1)?;
+    let end = rest.find([',', '}', ']']).unwrap_or(rest.len());
+    Some(rest[..end].trim_matches('"'))
+}
+
+#[test]
+fn probes_to_a_range_are_counted_per_group() {
+    let Some(ns) = lo_ns("prrange") else { return };
+    let mut rx = Running::start(ns.mcast(&[
+        "--json",
+        "recv",
+        "-i",
+        "lo",
+        "239.2.0.1+3:6100",
+        "-c",
+        "0",
+        "--timeout",
+        "4s",
+    ]));
+    for _ in 0..3 {
+        rx.wait_stdout(r#""type":"joined""#, T);
+    }
+    let tx = run_limited(
+        ns.mcast(&[
+            "send",
+            "-i",
+            "lo",
+            "--probe",
+            "--size",
+            "100",
+            "--rate",
+            "200",
+            "-c",
+            "100",
+            "239.2.0.1+3:6100",
+        ]),
+        T,
+    );
+    assert_eq!(tx.code(), 0, "{tx:?}");
+    assert!(
+        tx.stdout.contains("sent 300 packets, 30000 bytes"),
+        "{tx:?}"
+    );
+    let rx = rx.finish(T);
+    assert_eq!(rx.code(), 0, "{rx:?}");
+    let summary = rx.stdout.lines().last().unwrap();
+    assert!(
+        summary.starts_with(r#"{"type":"summary","role":"recv","packets":300,"bytes":30000"#),
+        "{summary}"
+    );
+    for g in ["239.2.0.1", "239.2.0.2", "239.2.0.3"] {
+        assert!(
+            summary.contains(&format!(r#""group":"{g}""#)),
+            "{g}: {summary}"
+        );
+    }
+    // Three streams (one per group), each complete.
+    let streams = summary.split(r#""sender_id":"#).count() - 1;
+    assert_eq!(streams, 3, "{summary}");
+    assert!(!summary.contains(r#""lost":1"#), "{summary}");
+    assert_eq!(
+        summary.matches(r#""received":100,"#).count(),
+        6,
+        "3 streams and 3 groups: {summary}"
+    );
+}
+
+#[test]
+fn other_payloads_are_printed_and_counted_beside_probes() {
+    let Some(ns) = lo_ns("prother") else { return };
+    let mut rx = Running::start(ns.mcast(&["recv", "-i", "lo", "-c", "0", "--timeout", "3s"]));
+    rx.wait_ready();
+    let probes =
+        Running::start(ns.mcast(&["send", "-i", "lo", "--probe", "--rate", "100", "-c", "100"]));
+    let hello = run_limited(
+        ns.mcast(&["send", "-i", "lo", "-c", "2", "--interval", "100ms"]),
+        T,
+    );
+    assert_eq!(hello.code(), 0);
+    assert_eq!(probes.finish(T).code(), 0);
+    let rx = rx.finish(T);
+    assert_eq!(rx.code(), 0, "{rx:?}");
+    // The hello worlds are printed; the probes are not, but tabled.
+    assert_eq!(rx.stdout.matches(": hello world").count(), 2, "{rx:?}");
+    let table: Vec<&str> = rx
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("239.74.20.30:54321 "))
+        .collect();
+    assert_eq!(table.len(), 1, "one probe stream: {rx:?}");
+    let cols: Vec<&str> = table[0].split_whitespace().collect();
+    // group, source, sender, received, lost, loss%
+    assert_eq!((cols[3], cols[4], cols[5]), ("100", "0", "0.00"), "{rx:?}");
+    assert!(rx.stdout.contains("received 102 packets"), "{rx:?}");
+}
+
+#[test]
+fn a_sender_restart_starts_a_new_stream() {
+    let Some(ns) = lo_ns("prrestart") else { return };
+    let mut rx =
+        Running::start(ns.mcast(&["--json", "recv", "-i", "lo", "-c", "0", "--timeout", "3s"]));
+    rx.wait_ready();
+    for _ in 0..2 {
+        let tx = run_limited(
+            ns.mcast(&["send", "-i", "lo", "--probe", "--rate", "200", "-c", "50"]),
+            T,
+        );
+        assert_eq!(tx.code(), 0);
+    }
+    let rx = rx.finish(T);
+    let summary = rx.stdout.lines().last().unwrap();
+    assert_eq!(
+        summary.split(r#""sender_id":"#).count() - 1,
+        2,
+        "two runs, two streams: {summary}"
+    );
+    assert!(
+        !summary.contains(r#""lost":1"#) && summary.contains(r#""lost":0"#),
+        "{summary}"
+    );
+}
+
+#[test]
+fn too_many_groups_name_the_kernel_limit() {
+    let Some(ns) = lo_ns("prlimit") else { return };
+    let limit = ns
+        .sh("cat /proc/sys/net/ipv4/igmp_max_memberships")
+        .trim()
+        .to_owned();
+    let n: u32 = limit.parse().unwrap();
+    let range = format!("239.3.0.1+{}", n + 1);
+    let f = run_limited(
+        ns.mcast(&["recv", "-i", "lo", &range, "--timeout", "1s"]),
+        T,
+    );
+    assert_eq!(f.code(), 1, "{f:?}");
+    assert!(
+        f.stderr
+            .contains(&format!("net.ipv4.igmp_max_memberships = {limit}"))
+            && f.stderr
+                .contains("sysctl -w net.ipv4.igmp_max_memberships=N"),
+        "{f:?}"
+    );
+    // Within the limit, it works.
+    let ok = format!("239.3.0.1+{n}");
+    let f = run_limited(
+        ns.mcast(&["recv", "-i", "lo", &ok, "--timeout", "200ms", "-c", "0"]),
+        T,
+    );
+    assert_eq!(f.code(), 0, "{f:?}");
+}
+
+#[test]
+fn bad_probe_and_rate_options() {
+    let Some(ns) = lo_ns("prbad") else { return };
+    for (args, needle) in [
+        (
+            &["send", "-i", "lo", "--probe", "--size", "10"][..],
+            "at least 32",
+        ),
+        (&["send", "-i", "lo", "--size", "100"][..], "--probe"),
+        (&["send", "-i", "lo", "--rate", "fast"][..], "'fast'"),
+        (&["send", "-i", "lo", "--bitrate", "10Q"][..], "'10Q'"),
+        (
+            &["send", "-i", "lo", "--rate", "10", "--bitrate", "1M"][..],
+            "--bitrate",
+        ),
+        (&["recv", "-i", "lo", "239.1.1.1+0"][..], "239.1.1.1+0"),
+        (
+            &["recv", "-i", "lo", "239.255.255.250+10"][..],
+            "239.255.255.250+10",
+        ),
+        (
+            &["recv", "-i", "lo", "239.1.1.1", "ff05::1"][..],
+            "different address families",
+        ),
+        (&["ping", "-i", "lo", "--size", "8"][..], "--size 8"),
+    ] {
+        let f = run_limited(ns.mcast(args), T);
+        assert_eq!(f.code(), 2, "{args:?}: {f:?}");
+        assert!(f.stderr.contains(needle), "{args:?}: {f:?}");
+    }
+}
+
+#[test]
+fn ping_lists_the_responder_and_exits_1_without_one() {
+    let Some(ns) = lo_ns("prping") else { return };
+    let none = run_limited(
+        ns.mcast(&[
+            "ping",
+            "-i",
+            "lo",
+            "-c",
+            "2",
+            "--interval",
+            "100ms",
+            "--wait",
+            "200ms",
+        ]),
+        T,
+    );
+    assert_eq!(none.code(), 1, "{none:?}");
+    assert!(
+        none.stderr.contains("no responder answered") && none.stderr.contains("recv --echo"),
+        "{none:?}"
+    );
+    assert!(
+        none.stdout.contains("2 probes sent, 0 responders"),
+        "{none:?}"
+    );
+
+    let mut echo = Running::start(ns.mcast(&["recv", "-i", "lo", "--echo", "-c", "0"]));
+    echo.wait_ready();
+    let p = run_limited(
+        ns.mcast(&["ping", "-i", "lo", "-c", "3", "--interval", "100ms"]),
+        T,
+    );
+    assert_eq!(p.code(), 0, "{p:?}");
+    for seq in 1..=3 {
+        assert!(
+            p.stdout
+                .contains(&format!("32 bytes from 127.0.0.1: seq={seq} time=")),
+            "{p:?}"
+        );
+    }
+    assert!(
+        p.stdout
+            .contains("127.0.0.1: 3 sent, 3 received, 0.0% loss, rtt min/avg/max/mdev = "),
+        "{p:?}"
+    );
+    let j = run_limited(
+        ns.mcast(&[
+            "--json",
+            "ping",
+            "-i",
+            "lo",
+            "-c",
+            "2",
+            "--interval",
+            "100ms",
+            "--size",
+            "64",
+        ]),
+        T,
+    );
+    assert_eq!(j.code(), 0, "{j:?}");
+    let replies: Vec<&str> = j
+        .stdout
+        .lines()
+        .filter(|l| l.contains(r#""type":"reply""#))
+        .collect();
+    assert_eq!(replies.len(), 2, "{j:?}");
+    assert_eq!(field(replies[0], "bytes"), Some("64"));
+    assert!(
+        field(replies[0], "rtt_ms")
+            .and_then(|v| v.parse::<f64>().ok())
+            .is_some(),
+        "{j:?}"
+    );
+    let summary = j.stdout.lines().last().unwrap();
+    assert!(summary.starts_with(r#"{"type":"summary","role":"ping","group":"239.74.20.30:54321","sent":2,"responders":[{"responder":"127.0.0.1","sent":2,"received":2,"duplicates":0,"loss_pct":0,"#), "{summary}");
+    echo.signal("INT");
+    let echo = echo.finish(T);
+    assert_eq!(echo.code(), 130, "{echo:?}");
+    // The echoer counted the 5 probes of the two pings as two streams.
+    assert_eq!(
+        echo.stdout
+            .lines()
+            .filter(|l| l.starts_with("239.74.20.30:54321 "))
+            .count(),
+        2,
+        "{echo:?}"
+    );
+}
