@@ -73,6 +73,7 @@ pub struct ReceiverBuilder {
     iface: Interface,
     source: Option<IpAddr>,
     broadcast: bool,
+    unicast: bool,
     bind_device: bool,
     recv_buffer: Option<usize>,
 }
@@ -90,6 +91,16 @@ impl ReceiverBuilder {
     /// directed broadcast address or 255.255.255.255.
     pub fn broadcast(mut self, on: bool) -> ReceiverBuilder {
         self.broadcast = on;
+        self
+    }
+
+    /// Receives datagrams sent by unicast to the interface's own address at
+    /// the group's port, instead of joining: how `recv --echo` also answers
+    /// unicast probes, so `mcast doctor --peer` can tell a multicast problem
+    /// from a path problem. IPv6 binds the interface's first routable address,
+    /// else its link-local one.
+    pub fn unicast(mut self, on: bool) -> ReceiverBuilder {
+        self.unicast = on;
         self
     }
 
@@ -173,7 +184,7 @@ impl ReceiverBuilder {
         if let Err(e) = socket.set_reuse_port(true) {
             debug!("SO_REUSEPORT unavailable ({e}); SO_REUSEADDR alone shares the port on Linux");
         }
-        if !self.broadcast {
+        if !self.broadcast && !self.unicast {
             // Only the groups this socket joined, not every group of the host.
             if let Err(e) = raw::set_multicast_all(&socket, v6, false) {
                 debug!(
@@ -204,6 +215,16 @@ impl ReceiverBuilder {
         let idx = iface.index().get();
         let port = self.group.port().get();
         let bind_addr = match self.group.addr() {
+            IpAddr::V4(_) if self.unicast => SocketAddr::new(
+                IpAddr::V4(iface.ipv4().unwrap_or(Ipv4Addr::UNSPECIFIED)),
+                port,
+            ),
+            IpAddr::V6(_) if self.unicast => match (iface.ipv6_routable(), iface.ipv6_link_local())
+            {
+                (Some(a), _) => SocketAddr::new(IpAddr::V6(a), port),
+                (None, Some(ll)) => SocketAddr::V6(SocketAddrV6::new(ll, port, 0, idx)),
+                (None, None) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port),
+            },
             // Several groups: the wildcard, and the destination tells them apart.
             IpAddr::V4(_) if !self.more.is_empty() => {
                 SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)
@@ -232,7 +253,7 @@ impl ReceiverBuilder {
         let mut groups = vec![self.group];
         groups.extend(self.more.iter().copied());
         let mut memberships = Vec::new();
-        if !self.broadcast {
+        if !self.broadcast && !self.unicast {
             for g in &groups {
                 memberships.push(join(&socket, g, self.source, iface)?);
             }
@@ -470,6 +491,7 @@ impl Receiver {
             iface,
             source: None,
             broadcast: false,
+            unicast: false,
             bind_device: false,
             recv_buffer: None,
         }

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use mcast::{Family, Group, Interface, Purpose};
 
 mod choose;
+mod doctor;
 mod ifaces;
 mod logger;
 mod output;
@@ -74,6 +75,11 @@ enum Command {
     /// round-trip times: one line per reply, a summary per responder.
     #[command(after_help = SELECTION_RULE)]
     Ping(PingArgs),
+    /// Say why multicast does not arrive, and what to do: checks the
+    /// interface, the route, rp_filter, kernel limits, the firewall, a local
+    /// loop test and, with --peer, the path to a peer running `recv --echo`.
+    #[command(after_help = SELECTION_RULE)]
+    Doctor(DoctorArgs),
 }
 
 /// Options every subcommand shares.
@@ -214,6 +220,22 @@ struct PingArgs {
     ttl: u8,
 }
 
+#[derive(Debug, Args)]
+struct DoctorArgs {
+    /// The group to check: ADDR, ADDR:PORT or [ADDR6]:PORT.
+    group: Option<Group>,
+    /// The interface: a name, an index, an address, or '?' for a menu.
+    #[arg(short, long, value_name = "IFACE")]
+    iface: Option<String>,
+    /// A peer running `mcast recv --echo GROUP`: test the path to it, by
+    /// multicast and by unicast.
+    #[arg(long, value_name = "ADDR", value_parser = source_addr)]
+    peer: Option<IpAddr>,
+    /// Check IPv4 broadcast instead of multicast.
+    #[arg(long)]
+    broadcast: bool,
+}
+
 fn rate(s: &str) -> Result<mcast::Rate, String> {
     mcast::parse_rate(s).map_err(|e| e.to_string())
 }
@@ -343,6 +365,7 @@ pub(crate) fn main() -> i32 {
             signals::install();
             ping::run(a, &common)
         }
+        Command::Doctor(a) => doctor::run(a, &common),
     };
     match result {
         Ok(false) => EXIT_OK,

@@ -44,6 +44,20 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
         receivers.push(b.build()?);
     }
     announce(&receivers, args, common)?;
+    // With --echo, also answer probes sent by unicast to this host's address
+    // at the same ports (mcast doctor --peer compares the two paths).
+    let unicast_from = receivers.len();
+    if args.echo && !args.broadcast {
+        for port_groups in by_port.values() {
+            let u = Receiver::builder(port_groups[0], iface.clone())
+                .unicast(true)
+                .build()?;
+            if let Some(a) = u.local_addr() {
+                status(common.quiet, &format!("answering unicast probes on {a}"));
+            }
+            receivers.push(u);
+        }
+    }
 
     let local: HashSet<IpAddr> = mcast::interfaces()
         .map(|l| {
@@ -103,7 +117,19 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
                 }
             }
         };
-        for (rx, _) in receivers.iter_mut().zip(ready).filter(|(_, r)| *r) {
+        for (i, (rx, _)) in receivers
+            .iter_mut()
+            .zip(ready)
+            .enumerate()
+            .filter(|(_, (_, r))| *r)
+        {
+            if i >= unicast_from {
+                // Unicast probes are answered, not counted.
+                while let Ok(Some(d)) = rx.try_recv(&mut buf) {
+                    echo(rx, &d, &buf[..d.len()], &mut reply);
+                }
+                continue;
+            }
             for _ in 0..BATCH {
                 let d = match rx.try_recv(&mut buf) {
                     Ok(Some(d)) => d,
@@ -147,6 +173,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
     let interrupted = signals::interrupted();
     let secs = start.elapsed().as_secs_f64();
     // Leave explicitly on every path, so the leave reports go out now.
+    receivers.truncate(unicast_from);
     for rx in &mut receivers {
         let left: Vec<Group> = rx.groups().to_vec();
         match rx.leave() {
