@@ -357,7 +357,7 @@ impl Sender {
 
     /// Receives one unicast datagram sent back to this socket (the replies of
     /// `recv --echo` to `mcast ping`) if one is waiting, without blocking.
-    /// Wait for readiness with `poll(2)` on [`AsFd`].
+    /// Wait for readiness with `poll(2)` on its [`AsFd`](std::os::fd::AsFd).
     ///
     /// # Errors
     /// [`Error::Io`] naming the interface.
