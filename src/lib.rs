@@ -58,7 +58,9 @@ mod json;
 mod pace;
 mod probe;
 mod receiver;
+mod recvmsg;
 mod sender;
+mod sendmsg;
 mod sockopt;
 mod stats;
 
@@ -78,7 +80,9 @@ pub use probe::{
     PROBE_MAGIC, PROBE_VERSION,
 };
 pub use receiver::{Datagram, JoinMechanism, Receiver, ReceiverBuilder};
+pub use recvmsg::RecvBatch;
 pub use sender::{Pin, Sender, SenderBuilder};
+pub use sendmsg::SendBatch;
 pub use stats::{
     stream_table, Arrival, GroupStats, OneWayDelay, ProbeCounts, ReceiverStats, StreamKey,
     StreamSnapshot, StreamStats, Throughput, MAX_STREAMS, REORDER_WINDOW,

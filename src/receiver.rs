@@ -1,7 +1,7 @@
 //! Receiving a group on one chosen interface: bind, join, receive, leave.
 
 use std::fmt;
-use std::io::{self, IoSliceMut};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 use mcast_platform::Interface;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::socket::{self as nixsock, sockopt, ControlMessageOwned, MsgFlags, SockaddrStorage};
+use nix::sys::socket::{self as nixsock, sockopt};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 
 use crate::error::Error;
 use crate::group::Group;
+use crate::recvmsg::{self, Meta, RecvBatch};
 use crate::sender::check_group;
 use crate::sockopt as raw;
 
@@ -121,8 +122,10 @@ impl ReceiverBuilder {
         self
     }
 
-    /// Asks for a receive buffer of `bytes` (`SO_RCVBUF`; the kernel may
-    /// grant less).
+    /// Asks for a receive buffer of `bytes`: `SO_RCVBUFFORCE` where the
+    /// process may (CAP_NET_ADMIN), else `SO_RCVBUF`, which the kernel caps at
+    /// `net.core.rmem_max`. [`Receiver::recv_buffer_size`] tells what was
+    /// granted (Linux reports twice the requested size, for its bookkeeping).
     pub fn recv_buffer(mut self, bytes: usize) -> ReceiverBuilder {
         self.recv_buffer = Some(bytes);
         self
@@ -202,10 +205,26 @@ impl ReceiverBuilder {
         {
             debug!("IP_PKTINFO unavailable ({e})");
         }
+        // Kernel receive times, so jitter and delay do not include our own
+        // scheduling; and the socket's drop counter, so losses in this host's
+        // buffer are told apart from losses on the path.
+        if let Err(e) = nixsock::setsockopt(&socket.as_fd(), sockopt::ReceiveTimestampns, &true) {
+            debug!("SO_TIMESTAMPNS unavailable ({e}); arrival times are taken after receipt");
+        }
+        if let Err(e) = nixsock::setsockopt(&socket.as_fd(), sockopt::RxqOvfl, &1) {
+            debug!("SO_RXQ_OVFL unavailable ({e}); drops in this host's buffer cannot be counted");
+        }
         if let Some(bytes) = self.recv_buffer {
-            socket
-                .set_recv_buffer_size(bytes)
-                .map_err(|e| Error::io(format!("set SO_RCVBUF {on}"), e))?;
+            // Beyond net.core.rmem_max only with CAP_NET_ADMIN (SO_RCVBUFFORCE);
+            // without it, the kernel caps SO_RCVBUF at rmem_max.
+            if let Err(e) = nixsock::setsockopt(&socket.as_fd(), sockopt::RcvBufForce, &bytes) {
+                debug!(
+                    "SO_RCVBUFFORCE refused ({e}); asking SO_RCVBUF, capped by net.core.rmem_max"
+                );
+                if let Err(e) = socket.set_recv_buffer_size(bytes) {
+                    debug!("SO_RCVBUF {bytes} refused ({e}); keeping the default");
+                }
+            }
         }
         if self.bind_device {
             socket
@@ -273,8 +292,8 @@ impl ReceiverBuilder {
             iface: self.iface,
             memberships,
             broadcast_dests,
-            cmsg: nix::cmsg_space!(nix::libc::in6_pktinfo),
             filtered: 0,
+            kernel_drops: 0,
         })
     }
 }
@@ -410,6 +429,7 @@ pub struct Datagram {
     source: SocketAddr,
     ifindex: Option<u32>,
     destination: Option<IpAddr>,
+    kernel_time_ns: Option<u64>,
 }
 
 impl Datagram {
@@ -442,6 +462,13 @@ impl Datagram {
     /// The index of the interface it arrived on, where the system reports it.
     pub fn interface_index(&self) -> Option<u32> {
         self.ifindex
+    }
+
+    /// When the kernel received it (`SO_TIMESTAMPNS`), in ns since the Unix
+    /// epoch, where the system reports it: arrival times that do not include
+    /// this program's scheduling.
+    pub fn kernel_time_ns(&self) -> Option<u64> {
+        self.kernel_time_ns
     }
 
     /// The destination address (the group), where the system reports it.
@@ -478,8 +505,8 @@ pub struct Receiver {
     iface: Interface,
     memberships: Vec<Membership>,
     broadcast_dests: Vec<Ipv4Addr>,
-    cmsg: Vec<u8>,
     filtered: u64,
+    kernel_drops: u64,
 }
 
 impl Receiver {
@@ -550,59 +577,63 @@ impl Receiver {
 
     /// One `recvmsg`; `None` when the datagram was filtered out.
     fn recv_one(&mut self, buf: &mut [u8]) -> io::Result<Option<Datagram>> {
-        let mut iov = [IoSliceMut::new(buf)];
-        let msg = nixsock::recvmsg::<SockaddrStorage>(
-            self.socket.as_raw_fd(),
-            &mut iov,
-            Some(&mut self.cmsg),
-            // MSG_TRUNC: return the real size of a datagram larger than the buffer.
-            MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT,
-        )
-        .map_err(io::Error::from)?;
-        let size = msg.bytes;
-        let source = msg
-            .address
-            .as_ref()
-            .and_then(|a| {
-                a.as_sockaddr_in()
-                    .map(|v4| SocketAddr::new(IpAddr::V4(v4.ip()), v4.port()))
-                    .or_else(|| {
-                        a.as_sockaddr_in6().map(|v6| {
-                            SocketAddr::V6(SocketAddrV6::new(
-                                v6.ip(),
-                                v6.port(),
-                                v6.flowinfo(),
-                                v6.scope_id(),
-                            ))
-                        })
-                    })
-            })
-            .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
-        let mut ifindex = None;
-        let mut destination = None;
-        if let Ok(cmsgs) = msg.cmsgs() {
-            for c in cmsgs {
-                match c {
-                    ControlMessageOwned::Ipv4PacketInfo(p) => {
-                        ifindex = u32::try_from(p.ipi_ifindex).ok();
-                        destination =
-                            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(p.ipi_addr.s_addr))));
-                    }
-                    ControlMessageOwned::Ipv6PacketInfo(p) => {
-                        // u32 in glibc, int in bionic.
-                        ifindex = u32::try_from(i64::from(p.ipi6_ifindex)).ok();
-                        destination = Some(IpAddr::V6(Ipv6Addr::from(p.ipi6_addr.s6_addr)));
-                    }
-                    _ => {}
-                }
+        let meta = recvmsg::recv_one(self.socket.as_raw_fd(), buf)?;
+        let len = meta.size.min(buf.len());
+        Ok(self.accept(len, meta))
+    }
+
+    /// Receives up to [`RecvBatch::capacity`] datagrams with one
+    /// `recvmmsg(2)` call, without blocking; returns how many were kept
+    /// (datagrams that fail the interface, group, source or broadcast checks
+    /// are dropped and counted in [`Receiver::filtered`]). Read them with
+    /// [`RecvBatch::iter`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the group and the interface.
+    pub fn recv_batch(&mut self, batch: &mut RecvBatch) -> Result<usize, Error> {
+        batch.kept.clear();
+        match batch.receive(self.socket.as_raw_fd()) {
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                return Ok(0)
+            }
+            Err(e) => return Err(self.io_err("receive", e)),
+        }
+        let slot = batch.slot();
+        for i in 0..batch.metas.len() {
+            let meta = batch.metas[i];
+            if let Some(d) = self.accept(meta.size.min(slot), meta) {
+                batch.kept.push((i, d));
             }
         }
+        Ok(batch.kept.len())
+    }
+
+    /// Applies the checks to one received datagram.
+    fn accept(&mut self, len: usize, meta: Meta) -> Option<Datagram> {
+        let Meta {
+            source,
+            ifindex,
+            destination,
+            kernel_time_ns,
+            drops,
+            size,
+        } = meta;
+        if let Some(n) = drops {
+            self.kernel_drops = self.kernel_drops.max(u64::from(n));
+        }
         let d = Datagram {
-            len: size.min(buf.len()),
+            len,
             size,
             source,
             ifindex,
             destination,
+            kernel_time_ns,
         };
         if let Some(i) = ifindex {
             if i != self.iface.index().get() {
@@ -611,7 +642,7 @@ impl Receiver {
                     "dropped a datagram from {source} that arrived on interface index {i}, not {}",
                     self.iface
                 );
-                return Ok(None);
+                return None;
             }
         }
         if let Some(Membership {
@@ -623,7 +654,7 @@ impl Receiver {
             if source.ip() != *want {
                 self.filtered += 1;
                 debug!("dropped a datagram from {source}: not the source {want}");
-                return Ok(None);
+                return None;
             }
         }
         if self.groups.len() > 1 {
@@ -631,7 +662,7 @@ impl Receiver {
                 if !self.groups.iter().any(|g| g.addr() == dst) {
                     self.filtered += 1;
                     debug!("dropped a datagram from {source} to {dst}: not one of our groups");
-                    return Ok(None);
+                    return None;
                 }
             }
         }
@@ -640,11 +671,11 @@ impl Receiver {
                 if !self.broadcast_dests.contains(&dst) {
                     self.filtered += 1;
                     debug!("dropped a datagram from {source} to {dst}: not a broadcast");
-                    return Ok(None);
+                    return None;
                 }
             }
         }
-        Ok(Some(d))
+        Some(d)
     }
 
     /// Leaves the group (explicitly, so the IGMP/MLD leave goes out now).
@@ -707,6 +738,12 @@ impl Receiver {
             }) => Some("kernel"),
             _ => None,
         }
+    }
+
+    /// Datagrams the kernel dropped for this socket because its receive
+    /// buffer was full (`SO_RXQ_OVFL`): lost on this host, not on the path.
+    pub fn kernel_drops(&self) -> u64 {
+        self.kernel_drops
     }
 
     /// Datagrams dropped because they arrived on another interface or were

@@ -194,6 +194,11 @@ struct RecvArgs {
     /// root or CAP_NET_RAW: always before Linux 5.7).
     #[arg(long)]
     bind_device: bool,
+    /// Receive buffer to ask for, in bytes: granted up to net.core.rmem_max
+    /// without privileges, in full with CAP_NET_ADMIN; the JSON `joined`
+    /// object reports what was granted.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    rcvbuf: usize,
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mcast::{
     escape_text, format_duration, hex, hex_dump, unix_time_ns, Datagram, Group, JsonObject, Probe,
-    ProbeFlags, Receiver, ReceiverStats,
+    ProbeFlags, Receiver, ReceiverStats, RecvBatch,
 };
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
@@ -19,9 +19,11 @@ use super::{signals, targets, Common, RecvArgs};
 
 /// The largest UDP payload (65,535 − 8 − 20); a larger buffer is never needed.
 const MAX_DATAGRAM: usize = 65_535;
-/// Datagrams taken from one socket per wake-up, so one busy group cannot
-/// starve the others or the status line.
-const BATCH: usize = 256;
+/// Datagrams per `recvmmsg(2)` call.
+const BATCH: usize = 64;
+/// Calls per socket per wake-up, so one busy group cannot starve the others
+/// or the status line.
+const CALLS_PER_WAKE: usize = 16;
 
 pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
     let (groups, iface) = targets(&args.groups, args.broadcast, args.iface.as_deref())?;
@@ -34,7 +36,8 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
     for port_groups in by_port.values() {
         let mut b = Receiver::builder(port_groups[0], iface.clone())
             .broadcast(args.broadcast)
-            .bind_device(args.bind_device);
+            .bind_device(args.bind_device)
+            .recv_buffer(args.rcvbuf);
         for g in &port_groups[1..] {
             b = b.also_join(*g);
         }
@@ -72,6 +75,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
     let deadline = args.timeout.map(|t| start + t);
     let live = !common.quiet && !common.json && std::io::stderr().is_terminal();
     let mut next_tick = start + Duration::from_secs(1);
+    let mut batch = RecvBatch::new(BATCH);
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut reply = vec![0u8; MAX_DATAGRAM];
     let (mut packets, mut bytes, mut probes) = (0u64, 0u64, 0u64);
@@ -130,38 +134,39 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
                 }
                 continue;
             }
-            for _ in 0..BATCH {
-                let d = match rx.try_recv(&mut buf) {
-                    Ok(Some(d)) => d,
-                    Ok(None) => break,
-                    Err(e) => {
-                        result = Err(CliError::from(e));
+            for _ in 0..CALLS_PER_WAKE {
+                if let Err(e) = rx.recv_batch(&mut batch) {
+                    result = Err(CliError::from(e));
+                    break 'run;
+                }
+                for (d, payload) in batch.iter() {
+                    // The kernel's receive time where there is one.
+                    let arrival = d.kernel_time_ns().unwrap_or_else(unix_time_ns);
+                    packets += 1;
+                    bytes += d.size() as u64;
+                    sources.insert(d.source().ip());
+                    let group = group_of(rx, d);
+                    match stats.on_datagram(group, d.source(), payload, arrival) {
+                        Ok(_) => {
+                            probes += 1;
+                            delay_shown |= local.contains(&d.source().ip());
+                            if args.echo {
+                                echo(rx, d, payload, &mut reply);
+                            }
+                        }
+                        Err(_) => {
+                            if let Err(e) = print(d, payload, args.hex, common.json) {
+                                result = Err(e);
+                                break 'run;
+                            }
+                        }
+                    }
+                    if count.is_some_and(|c| packets >= c) {
                         break 'run;
                     }
-                };
-                let arrival = unix_time_ns();
-                let payload = &buf[..d.len()];
-                packets += 1;
-                bytes += d.size() as u64;
-                sources.insert(d.source().ip());
-                let group = group_of(rx, &d);
-                match stats.on_datagram(group, d.source(), payload, arrival) {
-                    Ok(_) => {
-                        probes += 1;
-                        delay_shown |= local.contains(&d.source().ip());
-                        if args.echo {
-                            echo(rx, &d, payload, &mut reply);
-                        }
-                    }
-                    Err(_) => {
-                        if let Err(e) = print(&d, payload, args.hex, common.json) {
-                            result = Err(e);
-                            break 'run;
-                        }
-                    }
                 }
-                if count.is_some_and(|c| packets >= c) {
-                    break 'run;
+                if batch.received() < batch.capacity() {
+                    break;
                 }
             }
         }
@@ -200,6 +205,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
     }
     let timed_out = !interrupted && count.is_some_and(|c| packets < c) && result.is_ok();
     let filtered: u64 = receivers.iter().map(Receiver::filtered).sum();
+    let kernel_drops: u64 = receivers.iter().map(Receiver::kernel_drops).sum();
     let now_ns = unix_time_ns();
     if common.json {
         let obj = JsonObject::typed("summary")
@@ -209,6 +215,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
             .num("duration_s", (secs * 1000.0).round() / 1000.0)
             .int("sources", sources.len() as u64)
             .int("filtered", filtered)
+            .int("kernel_drops", kernel_drops)
             .bool("interrupted", interrupted)
             .bool("timed_out", timed_out);
         let obj = if probes > 0 {
@@ -228,6 +235,12 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
             sources.len(),
             if sources.len() == 1 { "" } else { "s" }
         ))?;
+        if kernel_drops > 0 {
+            line(&format!(
+                "{kernel_drops} datagrams were dropped by this host's receive buffer (SO_RXQ_OVFL): \
+                 lost here, not on the path; a larger --rcvbuf or a faster reader helps"
+            ))?;
+        }
     }
     result?;
     if timed_out {
@@ -274,6 +287,7 @@ fn announce(receivers: &[Receiver], args: &RecvArgs, common: &Common) -> Result<
                         .opt_str("source_filter_by", rx.source_filter_by())
                         .bool("broadcast", args.broadcast)
                         .str("mechanism", how)
+                        .int("rcvbuf", rx.recv_buffer_size().unwrap_or(0) as u64)
                         .finish(),
                 )?;
             }

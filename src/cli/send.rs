@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use mcast::{
-    format_duration, unix_time_ns, JsonObject, Pacer, Probe, Rate, Sender, SenderId, Step,
+    format_duration, unix_time_ns, JsonObject, Pacer, Probe, Rate, SendBatch, Sender, SenderId,
+    Step,
 };
 
 use super::output::{line, status, CliError, Utc};
@@ -13,6 +14,23 @@ use super::{signals, targets, Common, SendArgs};
 
 /// Per-packet lines are printed only at human rates.
 const CHATTY_PPS: f64 = 20.0;
+/// Datagrams per `sendmmsg(2)` call at high rates.
+const BATCH: usize = 64;
+
+/// Sends what every batch holds.
+fn flush(
+    senders: &[Sender],
+    batches: &mut [SendBatch],
+    sent: &mut (u64, u64),
+    payload_len: usize,
+) -> Result<(), CliError> {
+    for (s, b) in senders.iter().zip(batches.iter_mut()) {
+        let n = s.send_batch(b)?;
+        sent.0 += n as u64;
+        sent.1 += (n * payload_len) as u64;
+    }
+    Ok(())
+}
 
 pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
     let (groups, iface) = targets(&args.groups, args.broadcast, args.iface.as_deref())?;
@@ -46,6 +64,7 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
                 .loopback(!args.no_loop)
                 .broadcast(args.broadcast)
                 .bind_device(args.bind_device)
+                .connect(true)
                 .build()?,
         );
     }
@@ -111,10 +130,12 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
         ),
     );
 
-    let mut buf = vec![0u8; payload_len];
-    if !args.probe {
-        buf.copy_from_slice(args.message.as_bytes());
-    }
+    // Datagrams go out in sendmmsg(2) batches; at human rates, one at a time.
+    let batch_size = if chatty { 1 } else { BATCH };
+    let mut batches: Vec<SendBatch> = senders
+        .iter()
+        .map(|_| SendBatch::new(batch_size, payload_len))
+        .collect();
     let start = Instant::now();
     let mut pacer = Pacer::new(rate, start);
     if let Some(c) = count {
@@ -123,12 +144,17 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
     if let Some(d) = args.duration {
         pacer = pacer.duration(d);
     }
-    let (mut packets, mut bytes, mut seq) = (0u64, 0u64, 0u64);
+    let mut sent = (0u64, 0u64);
+    let mut seq = 0u64;
     let mut failure = None;
-    'run: while !signals::interrupted() {
+    while !signals::interrupted() {
         match pacer.next(Instant::now()) {
             Step::Done => break,
             Step::Wait(d) => {
+                if let Err(e) = flush(&senders, &mut batches, &mut sent, payload_len) {
+                    failure = Some(e);
+                    break;
+                }
                 if !signals::sleep_until(Instant::now() + d) {
                     break;
                 }
@@ -137,42 +163,57 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
             Step::Send => {}
         }
         seq += 1;
-        for s in &senders {
+        for b in &mut batches {
+            // Flushed whenever full, so there is always a slot.
+            let Some(slot) = b.next_slot(payload_len) else {
+                continue;
+            };
             if args.probe {
                 // Every group's stream is numbered 1, 2, 3, … on its own.
                 let probe = Probe::new(sender_id, seq, unix_time_ns());
-                if let Err(e) = probe.encode_into(&mut buf, args.size) {
+                if let Err(e) = probe.encode_into(slot, args.size) {
                     failure = Some(CliError::failure(e));
-                    break 'run;
+                    break;
                 }
+            } else {
+                slot.copy_from_slice(args.message.as_bytes());
             }
-            match s.send(&buf) {
-                Ok(n) => {
-                    packets += 1;
-                    bytes += n as u64;
-                    if !chatty {
-                        continue;
-                    }
+        }
+        if failure.is_some() {
+            break;
+        }
+        if batches[0].is_full() {
+            if let Err(e) = flush(&senders, &mut batches, &mut sent, payload_len) {
+                failure = Some(e);
+                break;
+            }
+            if chatty {
+                for s in &senders {
                     if common.json {
                         line(
                             &JsonObject::typed("sent")
                                 .str("time", &Utc::now().rfc3339())
                                 .int("seq", seq)
-                                .int("bytes", n as u64)
+                                .int("bytes", payload_len as u64)
                                 .str("destination", &s.destination().to_string())
                                 .finish(),
                         )?;
                     } else if !common.quiet {
-                        line(&format!("Message sent ({n} bytes) to {}", s.destination()))?;
+                        line(&format!(
+                            "Message sent ({payload_len} bytes) to {}",
+                            s.destination()
+                        ))?;
                     }
-                }
-                Err(e) => {
-                    failure = Some(CliError::from(e));
-                    break 'run;
                 }
             }
         }
     }
+    if failure.is_none() {
+        if let Err(e) = flush(&senders, &mut batches, &mut sent, payload_len) {
+            failure = Some(e);
+        }
+    }
+    let (packets, bytes) = sent;
     let secs = start.elapsed().as_secs_f64();
     let interrupted = signals::interrupted();
     let pps = if secs > 0.0 {
