@@ -383,10 +383,17 @@ fn snooping_sends_a_group_only_to_its_members() {
     }
     let lab = Lab::up();
     let mut on_br0 = lab.capture("ap", "br0", "igmp or udp port 54321");
+    let started = std::time::Instant::now();
     let mut at_pc = lab.capture("pc", "wlan0", "udp port 54321");
     let board = join(&lab, "board");
     send_from_phone(&lab, 3);
     std::thread::sleep(Duration::from_millis(300));
+    // The querier asks once a second: keep capturing long enough to see a
+    // query however fast the rest went.
+    std::thread::sleep(
+        (started + Duration::from_millis(2500))
+            .saturating_duration_since(std::time::Instant::now()),
+    );
     let got = received(board);
     assert_eq!(got, ["hello 0", "hello 1", "hello 2"]);
     assert_eq!(at_pc.count(""), 0, "pc, which did not join, got the group");
