@@ -89,6 +89,13 @@ impl Utc {
         }
     }
 
+    /// A moment given in ns since the Unix epoch (a kernel timestamp).
+    pub(crate) fn from_unix_ns(ns: u64) -> Utc {
+        Utc {
+            unix_ns: u128::from(ns),
+        }
+    }
+
     pub(crate) fn unix_ns(self) -> u128 {
         self.unix_ns
     }

@@ -389,7 +389,8 @@ fn tick(
 }
 
 fn print(d: &Datagram, payload: &[u8], as_hex: bool, json: bool) -> Result<(), CliError> {
-    let now = Utc::now();
+    // The kernel's receive time where there is one.
+    let now = d.kernel_time_ns().map_or_else(Utc::now, Utc::from_unix_ns);
     if json {
         let text = std::str::from_utf8(payload).ok();
         return line(

@@ -130,6 +130,8 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
         ),
     );
 
+    // Sleeps of a few microseconds, not the default 50 µs timer slack.
+    signals::precise_sleeps();
     // Datagrams go out in sendmmsg(2) batches; at human rates, one at a time.
     let batch_size = if chatty { 1 } else { BATCH };
     let mut batches: Vec<SendBatch> = senders
@@ -137,7 +139,8 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
         .map(|_| SendBatch::new(batch_size, payload_len))
         .collect();
     let start = Instant::now();
-    let mut pacer = Pacer::new(rate, start);
+    // Sleeps overshoot; let the pacer catch up by up to a batch at once.
+    let mut pacer = Pacer::new(rate, start).max_burst(BATCH as u64);
     if let Some(c) = count {
         pacer = pacer.count(c);
     }
