@@ -71,8 +71,9 @@ pub use group::{Group, ParseGroupError, Port};
 pub use group_list::{parse_group_list, parse_groups, GroupList, GroupListError, MAX_GROUPS};
 pub use json::Object as JsonObject;
 pub use mcast_platform::{
-    check, find, interfaces, select, Address, Family, FindError, Flags, Interface, InterfaceIndex,
-    Kind, Purpose, Rejection, Selection, Verdict,
+    changes, check, find, interfaces, is_usable, select, Address, Change, Family, FindError, Flags,
+    Interface, InterfaceIndex, Kind, Purpose, Rejection, Selection, Verdict, WatchMechanism,
+    Watcher, POLL_INTERVAL,
 };
 pub use pace::{parse_bitrate, parse_rate, Bitrate, Pacer, ParseRateError, Period, Rate, Step};
 pub use probe::{

@@ -67,6 +67,7 @@ pub struct SenderBuilder {
     broadcast: bool,
     bind_device: bool,
     connect: bool,
+    source_port: u16,
 }
 
 impl SenderBuilder {
@@ -87,6 +88,14 @@ impl SenderBuilder {
     /// multicast group.
     pub fn broadcast(mut self, on: bool) -> SenderBuilder {
         self.broadcast = on;
+        self
+    }
+
+    /// Sends from this UDP port (default 0: any free port). A sender that
+    /// reopens its socket after a network change keeps its port, so
+    /// receivers keep counting it as the same stream.
+    pub fn source_port(mut self, port: u16) -> SenderBuilder {
+        self.source_port = port;
         self
     }
 
@@ -134,9 +143,11 @@ impl SenderBuilder {
         } else {
             self.setup_v4(&socket, idx, &on)?
         };
+        let mut local = local;
+        local.set_port(self.source_port);
         socket
             .bind(&SockAddr::from(local))
-            .map_err(|e| Error::io(format!("bind to {} {on}", local.ip()), e))?;
+            .map_err(|e| Error::io(format!("bind to {local} {on}"), e))?;
         let local = socket
             .local_addr()
             .ok()
@@ -337,6 +348,7 @@ impl Sender {
             broadcast: false,
             bind_device: false,
             connect: false,
+            source_port: 0,
         }
     }
 

@@ -25,6 +25,7 @@
 
 mod interface;
 mod select;
+mod watch;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[path = "linux.rs"]
@@ -35,6 +36,7 @@ compile_error!("mcast-platform supports Linux and Android only");
 
 pub use interface::{Address, Family, Flags, Interface, InterfaceIndex, Kind};
 pub use select::{check, find, select, FindError, Purpose, Rejection, Selection, Verdict};
+pub use watch::{changes, is_usable, Change, WatchMechanism, Watcher, POLL_INTERVAL};
 
 /// Lists every network interface of this host (of this network namespace),
 /// in index order, with flags and all IPv4 and IPv6 addresses.

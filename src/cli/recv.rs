@@ -27,40 +27,10 @@ const CALLS_PER_WAKE: usize = 16;
 
 pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
     let (groups, iface) = targets(&args.groups, args.broadcast, args.iface.as_deref())?;
-    // One socket per port: a socket bound to one port joins all its groups.
-    let mut by_port: BTreeMap<u16, Vec<Group>> = BTreeMap::new();
-    for g in &groups {
-        by_port.entry(g.port().get()).or_default().push(*g);
-    }
-    let mut receivers = Vec::with_capacity(by_port.len());
-    for port_groups in by_port.values() {
-        let mut b = Receiver::builder(port_groups[0], iface.clone())
-            .broadcast(args.broadcast)
-            .bind_device(args.bind_device)
-            .recv_buffer(args.rcvbuf);
-        for g in &port_groups[1..] {
-            b = b.also_join(*g);
-        }
-        if let Some(src) = args.source {
-            b = b.source(src);
-        }
-        receivers.push(b.build()?);
-    }
-    announce(&receivers, args, common)?;
-    // With --echo, also answer probes sent by unicast to this host's address
-    // at the same ports (mcast doctor --peer compares the two paths).
-    let unicast_from = receivers.len();
-    if args.echo && !args.broadcast {
-        for port_groups in by_port.values() {
-            let u = Receiver::builder(port_groups[0], iface.clone())
-                .unicast(true)
-                .build()?;
-            if let Some(a) = u.local_addr() {
-                status(common.quiet, &format!("answering unicast probes on {a}"));
-            }
-            receivers.push(u);
-        }
-    }
+    let (mut receivers, mut unicast_from) = open(&groups, &iface, args, common)?;
+    // Follow the interface: re-join when it comes back, changes address or
+    // is recreated; with automatic selection, switch when it disappears.
+    let mut follow = Follow::new(iface, args.iface.is_none(), common);
 
     let local: HashSet<IpAddr> = mcast::interfaces()
         .map(|l| {
@@ -99,28 +69,50 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
         if let Some(d) = deadline {
             wake = wake.min(d);
         }
+        if let Some(d) = follow.watcher.deadline() {
+            wake = wake.min(d);
+        }
         let wait = wake.saturating_duration_since(now);
         let ready = {
             let mut fds: Vec<PollFd<'_>> = receivers
                 .iter()
                 .map(|r| PollFd::new(r.as_fd(), PollFlags::POLLIN))
                 .collect();
+            if let Some(fd) = follow.watcher.fd() {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            }
             let ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
             match poll(
                 &mut fds,
                 PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
             ) {
-                Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
                 Ok(_) => fds
                     .iter()
                     .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
                     .collect::<Vec<_>>(),
+                Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => {
                     result = Err(CliError::failure(format!("cannot wait for datagrams: {e}")));
                     break;
                 }
             }
         };
+        if follow.watcher.due(Instant::now()) || follow.retry_due() {
+            if let Some(new) = follow.check(common)? {
+                // Dropping the old receivers leaves their groups (where the
+                // interface still exists).
+                drop(std::mem::take(&mut receivers));
+                match open(&groups, &new, args, common) {
+                    Ok((r, u)) => {
+                        receivers = r;
+                        unicast_from = u;
+                        follow.rejoined(common)?;
+                    }
+                    Err(e) => follow.failed(&e.msg),
+                }
+            }
+            continue;
+        }
         for (i, (rx, _)) in receivers
             .iter_mut()
             .zip(ready)
@@ -184,12 +176,15 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
         match rx.leave() {
             Ok(()) if !args.broadcast => {
                 for g in left {
-                    status(common.quiet, &format!("left {} on {iface}", g.addr()));
+                    status(
+                        common.quiet,
+                        &format!("left {} on {}", g.addr(), follow.iface),
+                    );
                     if common.json {
                         line(
                             &JsonObject::typed("left")
                                 .str("group", &g.addr().to_string())
-                                .str("interface", iface.name())
+                                .str("interface", follow.iface.name())
                                 .finish(),
                         )?;
                     }
@@ -243,6 +238,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
         }
     }
     result?;
+    let iface = &follow.iface;
     if timed_out {
         let within = args.timeout.map(format_duration).unwrap_or_default();
         let wanted = count.unwrap_or(0);
@@ -265,6 +261,172 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
         }));
     }
     Ok(interrupted)
+}
+
+/// Opens one receiver per port on `iface` (a socket bound to one port joins
+/// all its groups), and with `--echo` one unicast answerer per port; returns
+/// them and where the answerers start.
+fn open(
+    groups: &[Group],
+    iface: &mcast::Interface,
+    args: &RecvArgs,
+    common: &Common,
+) -> Result<(Vec<Receiver>, usize), CliError> {
+    let mut by_port: BTreeMap<u16, Vec<Group>> = BTreeMap::new();
+    for g in groups {
+        by_port.entry(g.port().get()).or_default().push(*g);
+    }
+    let mut receivers = Vec::with_capacity(by_port.len() * 2);
+    for port_groups in by_port.values() {
+        let mut b = Receiver::builder(port_groups[0], iface.clone())
+            .broadcast(args.broadcast)
+            .bind_device(args.bind_device)
+            .recv_buffer(args.rcvbuf);
+        for g in &port_groups[1..] {
+            b = b.also_join(*g);
+        }
+        if let Some(src) = args.source {
+            b = b.source(src);
+        }
+        receivers.push(b.build()?);
+    }
+    announce(&receivers, args, common)?;
+    // With --echo, also answer probes sent by unicast to this host's address
+    // at the same ports (mcast doctor --peer compares the two paths).
+    let unicast_from = receivers.len();
+    if args.echo && !args.broadcast {
+        for port_groups in by_port.values() {
+            let u = Receiver::builder(port_groups[0], iface.clone())
+                .unicast(true)
+                .build()?;
+            if let Some(a) = u.local_addr() {
+                status(common.quiet, &format!("answering unicast probes on {a}"));
+            }
+            receivers.push(u);
+        }
+    }
+    Ok((receivers, unicast_from))
+}
+
+/// Follows the receiving interface through network changes.
+struct Follow {
+    iface: mcast::Interface,
+    auto: bool,
+    watcher: mcast::Watcher,
+    /// Whether the interface existed at the last look (a gone interface is
+    /// reported once, not at every notification).
+    present: bool,
+    /// Set when re-joining failed (the interface is missing an address, say):
+    /// try again at most once a second.
+    retry_at: Option<Instant>,
+}
+
+impl Follow {
+    fn new(iface: mcast::Interface, auto: bool, common: &Common) -> Follow {
+        let watcher = mcast::Watcher::new();
+        log::info!("following {iface} with {}", watcher.mechanism());
+        if common.json {
+            let _ = line(
+                &JsonObject::typed("watching")
+                    .str("interface", iface.name())
+                    .str("mechanism", &watcher.mechanism().to_string())
+                    .finish(),
+            );
+        }
+        Follow {
+            iface,
+            auto,
+            watcher,
+            present: true,
+            retry_at: None,
+        }
+    }
+
+    fn retry_due(&self) -> bool {
+        self.retry_at.is_some_and(|t| Instant::now() >= t)
+    }
+
+    fn failed(&mut self, why: &str) {
+        log::warn!("cannot re-join on {} yet: {why}; trying again", self.iface);
+        self.retry_at = Some(Instant::now() + Duration::from_secs(1));
+    }
+
+    fn event(&self, what: &str, detail: &str, common: &Common) -> Result<(), CliError> {
+        log::info!("{}: {detail}", self.iface.name());
+        if common.json {
+            line(
+                &JsonObject::typed("interface_event")
+                    .str("interface", self.iface.name())
+                    .int("index", self.iface.index().get())
+                    .str("event", what)
+                    .str("detail", detail)
+                    .finish(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Looks at the interfaces again; returns the interface to re-join on
+    /// when the receivers must be rebuilt.
+    fn check(&mut self, common: &Common) -> Result<Option<mcast::Interface>, CliError> {
+        let retrying = self.retry_at.take().is_some();
+        let Ok(list) = mcast::interfaces() else {
+            return Ok(None);
+        };
+        let now = list.iter().find(|i| i.name() == self.iface.name()).cloned();
+        let changes = if self.present || now.is_some() {
+            mcast::changes(Some(&self.iface), now.as_ref())
+        } else {
+            Vec::new()
+        };
+        self.present = now.is_some();
+        for c in &changes {
+            self.event(c.kind(), &c.to_string(), common)?;
+        }
+        match now {
+            Some(n) => {
+                let rebuild = retrying
+                    || changes
+                        .iter()
+                        .any(|c| !matches!(c, mcast::Change::Down | mcast::Change::Gone));
+                self.iface = n;
+                Ok((rebuild && mcast::is_usable(&self.iface)).then(|| self.iface.clone()))
+            }
+            None if self.auto => {
+                let family = self
+                    .iface
+                    .addresses()
+                    .first()
+                    .map_or(mcast::Family::V4, mcast::Address::family);
+                let pick = mcast::select(&list, family, mcast::Purpose::Multicast);
+                match pick.chosen() {
+                    Some(alt) => {
+                        let detail = format!(
+                            "{} is gone; switching to {alt}: {}",
+                            self.iface.name(),
+                            pick.reason()
+                        );
+                        self.event("switched", &detail, common)?;
+                        self.iface = alt.clone();
+                        Ok(Some(alt.clone()))
+                    }
+                    None => {
+                        self.retry_at = Some(Instant::now() + Duration::from_secs(1));
+                        Ok(None)
+                    }
+                }
+            }
+            // Named and gone: wait for it to come back (the old snapshot
+            // keeps its name, so its return shows up as a change).
+            None => Ok(None),
+        }
+    }
+
+    fn rejoined(&mut self, common: &Common) -> Result<(), CliError> {
+        self.retry_at = None;
+        let detail = format!("re-joined on {}", self.iface);
+        self.event("rejoined", &detail, common)
+    }
 }
 
 /// Says what was joined: a status line, and `joined` objects in JSON.

@@ -17,19 +17,170 @@ const CHATTY_PPS: f64 = 20.0;
 /// Datagrams per `sendmmsg(2)` call at high rates.
 const BATCH: usize = 64;
 
-/// Sends what every batch holds.
-fn flush(
-    senders: &[Sender],
-    batches: &mut [SendBatch],
-    sent: &mut (u64, u64),
-    payload_len: usize,
-) -> Result<(), CliError> {
-    for (s, b) in senders.iter().zip(batches.iter_mut()) {
-        let n = s.send_batch(b)?;
-        sent.0 += n as u64;
-        sent.1 += (n * payload_len) as u64;
+/// Errors that mean "the path is away for now" (Wi-Fi dropped, the
+/// interface was recreated, the address changed): counted, logged at most
+/// once a second, and the senders are rebuilt until sending works again.
+fn is_transient(e: &mcast::Error) -> bool {
+    use nix::libc::*;
+    matches!(
+        e.raw_os_error(),
+        Some(
+            ENETDOWN
+                | ENETUNREACH
+                | EHOSTUNREACH
+                | ENODEV
+                | ENXIO
+                | EADDRNOTAVAIL
+                | ENOBUFS
+                | EINVAL
+        )
+    )
+}
+
+/// The senders, and what keeps them going through network changes.
+struct Link<'a> {
+    senders: Vec<Sender>,
+    groups: Vec<mcast::Group>,
+    iface: mcast::Interface,
+    auto: bool,
+    args: &'a SendArgs,
+    /// Datagrams that could not be sent.
+    errors: u64,
+    unreported: u64,
+    last_report: Option<Instant>,
+    last_error: String,
+    rebuild_at: Option<Instant>,
+}
+
+impl<'a> Link<'a> {
+    /// One sender per group; `ports` are the source ports to keep (empty:
+    /// any).
+    fn open(
+        groups: &[mcast::Group],
+        iface: &mcast::Interface,
+        args: &SendArgs,
+        ports: &[u16],
+    ) -> Result<Vec<Sender>, mcast::Error> {
+        groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                Sender::builder(*g, iface.clone())
+                    .source_port(ports.get(i).copied().unwrap_or(0))
+                    .ttl(args.ttl)
+                    .loopback(!args.no_loop)
+                    .broadcast(args.broadcast)
+                    .bind_device(args.bind_device)
+                    .connect(true)
+                    .build()
+            })
+            .collect()
     }
-    Ok(())
+
+    /// Sends what every batch holds.
+    fn flush(
+        &mut self,
+        batches: &mut [SendBatch],
+        sent: &mut (u64, u64),
+        payload_len: usize,
+    ) -> Result<(), CliError> {
+        if self.senders.is_empty() {
+            // No socket could be opened yet: these count as not sent.
+            for b in batches.iter_mut() {
+                self.errors += b.len() as u64;
+                self.unreported += b.len() as u64;
+                b.clear();
+            }
+        }
+        for (s, b) in self.senders.iter().zip(batches.iter_mut()) {
+            let queued = b.len() as u64;
+            match s.send_batch(b) {
+                Ok(n) => {
+                    sent.0 += n as u64;
+                    sent.1 += (n * payload_len) as u64;
+                }
+                Err(e) if is_transient(&e) => {
+                    self.errors += queued;
+                    self.unreported += queued;
+                    self.last_error = e.to_string();
+                    self.rebuild_at
+                        .get_or_insert_with(|| Instant::now() + std::time::Duration::from_secs(1));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let now = Instant::now();
+        if self.unreported > 0
+            && self
+                .last_report
+                .is_none_or(|t| now - t >= std::time::Duration::from_secs(1))
+        {
+            log::warn!(
+                "{} datagrams not sent in the last second: {}",
+                self.unreported,
+                self.last_error
+            );
+            self.unreported = 0;
+            self.last_report = Some(now);
+        }
+        if self.rebuild_at.is_some_and(|t| now >= t) {
+            self.rebuild();
+        }
+        Ok(())
+    }
+
+    /// Opens the senders again on the interface as it is now (by name; with
+    /// automatic selection, another one if it is gone).
+    fn rebuild(&mut self) {
+        self.rebuild_at = Some(Instant::now() + std::time::Duration::from_secs(1));
+        let Ok(list) = mcast::interfaces() else {
+            return;
+        };
+        let family = mcast::Family::of(&self.groups[0].addr());
+        let purpose = if self.args.broadcast {
+            mcast::Purpose::Broadcast
+        } else {
+            mcast::Purpose::Multicast
+        };
+        let found = list.iter().find(|i| i.name() == self.iface.name()).cloned();
+        let iface = match found {
+            Some(i) => i,
+            None if self.auto => match mcast::select(&list, family, purpose).chosen() {
+                Some(alt) => {
+                    log::info!("{} is gone; switching to {alt}", self.iface.name());
+                    alt.clone()
+                }
+                None => return,
+            },
+            None => return,
+        };
+        if !mcast::is_usable(&iface) {
+            return;
+        }
+        // Keep the source ports, so receivers see the same streams go on.
+        let ports: Vec<u16> = self.senders.iter().map(|s| s.local_addr().port()).collect();
+        self.senders.clear();
+        let reopened = Link::open(&self.groups, &iface, self.args, &ports)
+            .or_else(|_| Link::open(&self.groups, &iface, self.args, &[]));
+        match reopened {
+            Ok(s) => {
+                log::info!(
+                    "sending through {iface} again (source {})",
+                    s[0].local_addr()
+                );
+                self.senders = s;
+                self.iface = iface;
+                self.rebuild_at = None;
+            }
+            Err(e) => {
+                log::debug!("cannot reopen the senders yet: {e}");
+                // Keep trying with the old interface's senders meanwhile.
+                if let Ok(s) = Link::open(&self.groups, &self.iface, self.args, &ports) {
+                    self.senders = s;
+                }
+            }
+        }
+    }
 }
 
 pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
@@ -56,18 +207,7 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
         (None, Some(b)) => b.packet_rate(payload_len.max(1)).unwrap_or(Rate::Max),
         (None, None) => Rate::from_interval(args.interval),
     };
-    let mut senders = Vec::with_capacity(groups.len());
-    for g in &groups {
-        senders.push(
-            Sender::builder(*g, iface.clone())
-                .ttl(args.ttl)
-                .loopback(!args.no_loop)
-                .broadcast(args.broadcast)
-                .bind_device(args.bind_device)
-                .connect(true)
-                .build()?,
-        );
-    }
+    let senders = Link::open(&groups, &iface, args, &[])?;
     let count = args.count.filter(|c| *c > 0);
     let chatty = !args.probe && rate.packets_per_second().is_some_and(|p| p <= CHATTY_PPS);
     let sender_id = SenderId::random();
@@ -138,6 +278,18 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
         .iter()
         .map(|_| SendBatch::new(batch_size, payload_len))
         .collect();
+    let mut link = Link {
+        senders,
+        groups: groups.clone(),
+        iface: iface.clone(),
+        auto: args.iface.is_none(),
+        args,
+        errors: 0,
+        unreported: 0,
+        last_report: None,
+        last_error: String::new(),
+        rebuild_at: None,
+    };
     let start = Instant::now();
     // Sleeps overshoot; let the pacer catch up by up to a batch at once.
     let mut pacer = Pacer::new(rate, start).max_burst(BATCH as u64);
@@ -154,7 +306,7 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
         match pacer.next(Instant::now()) {
             Step::Done => break,
             Step::Wait(d) => {
-                if let Err(e) = flush(&senders, &mut batches, &mut sent, payload_len) {
+                if let Err(e) = link.flush(&mut batches, &mut sent, payload_len) {
                     failure = Some(e);
                     break;
                 }
@@ -186,12 +338,13 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
             break;
         }
         if batches[0].is_full() {
-            if let Err(e) = flush(&senders, &mut batches, &mut sent, payload_len) {
+            let before = sent.0;
+            if let Err(e) = link.flush(&mut batches, &mut sent, payload_len) {
                 failure = Some(e);
                 break;
             }
-            if chatty {
-                for s in &senders {
+            if chatty && sent.0 > before {
+                for s in &link.senders {
                     if common.json {
                         line(
                             &JsonObject::typed("sent")
@@ -212,7 +365,7 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
         }
     }
     if failure.is_none() {
-        if let Err(e) = flush(&senders, &mut batches, &mut sent, payload_len) {
+        if let Err(e) = link.flush(&mut batches, &mut sent, payload_len) {
             failure = Some(e);
         }
     }
@@ -233,16 +386,22 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
                 .num("duration_s", (secs * 1000.0).round() / 1000.0)
                 .num("pps", pps.round())
                 .num("slipped_s", pacer.slipped().as_secs_f64())
+                .int("errors", link.errors)
                 .bool("interrupted", interrupted)
                 .finish(),
         )?;
     } else {
         line(&format!(
-            "sent {packets} packets, {bytes} bytes in {secs:.1} s{}",
+            "sent {packets} packets, {bytes} bytes in {secs:.1} s{}{}",
             if chatty {
                 String::new()
             } else {
                 format!(" ({pps:.0} packets/s)")
+            },
+            if link.errors > 0 {
+                format!("; {} not sent because the path was away", link.errors)
+            } else {
+                String::new()
             }
         ))?;
     }
