@@ -223,7 +223,8 @@ fn ping_lists_the_responder_and_exits_1_without_one() {
         "{none:?}"
     );
     assert!(
-        none.stdout.contains("2 probes sent, 0 responders"),
+        none.stdout
+            .contains("2 probes sent, 0 answered, 100.0% loss, 0 responders"),
         "{none:?}"
     );
 
@@ -276,7 +277,7 @@ fn ping_lists_the_responder_and_exits_1_without_one() {
         "{j:?}"
     );
     let summary = j.stdout.lines().last().unwrap();
-    assert!(summary.starts_with(r#"{"type":"summary","role":"ping","group":"239.74.20.30:54321","sent":2,"responders":[{"responder":"127.0.0.1","sent":2,"received":2,"duplicates":0,"loss_pct":0,"#), "{summary}");
+    assert!(summary.starts_with(r#"{"type":"summary","role":"ping","group":"239.74.20.30","port":54321,"sent":2,"answered":2,"loss_pct":0,"responders":[{"responder":"127.0.0.1","sent":2,"received":2,"duplicates":0,"loss_pct":0,"#), "{summary}");
     echo.signal("INT");
     let echo = echo.finish(T);
     assert_eq!(echo.code(), 130, "{echo:?}");

@@ -100,6 +100,8 @@ pub(crate) fn run(args: &PingArgs, common: &Common) -> Result<bool, CliError> {
     let mut probe_buf = vec![0u8; args.size];
     let mut reply_buf = vec![0u8; 65_535];
     let mut responders: BTreeMap<IpAddr, Responder> = BTreeMap::new();
+    // Probes that got at least one reply, from anyone.
+    let mut answered = Responder::default();
     let mut sent = 0u64;
     let start = Instant::now();
     let mut failure = None;
@@ -119,7 +121,15 @@ pub(crate) fn run(args: &PingArgs, common: &Common) -> Result<bool, CliError> {
         } else {
             start + args.interval * u32::try_from(sent).unwrap_or(u32::MAX)
         };
-        if let Err(e) = collect(&sender, id, until, &mut reply_buf, &mut responders, common) {
+        if let Err(e) = collect(
+            &sender,
+            id,
+            until,
+            &mut reply_buf,
+            &mut responders,
+            &mut answered,
+            common,
+        ) {
             failure = Some(e);
             break;
         }
@@ -129,7 +139,7 @@ pub(crate) fn run(args: &PingArgs, common: &Common) -> Result<bool, CliError> {
     if failure.as_ref().is_some_and(|e| e.msg.is_empty()) {
         return Err(failure.unwrap_or_else(|| CliError::failure("")));
     }
-    summary(&group.to_string(), sent, &responders, common)?;
+    summary(&group, sent, answered.received, &responders, common)?;
     if let Some(e) = failure {
         return Err(e);
     }
@@ -153,6 +163,7 @@ fn collect(
     until: Instant,
     buf: &mut [u8],
     responders: &mut BTreeMap<IpAddr, Responder>,
+    answered: &mut Responder,
     common: &Common,
 ) -> Result<(), CliError> {
     loop {
@@ -185,6 +196,7 @@ fn collect(
             let rtt_ms = arrival.saturating_sub(p.sent_ns) as f64 / 1e6;
             let r = responders.entry(from.ip()).or_default();
             let fresh = r.add(p.seq, rtt_ms);
+            answered.add(p.seq, rtt_ms);
             if common.json {
                 line(
                     &JsonObject::typed("reply")
@@ -208,11 +220,17 @@ fn collect(
 }
 
 fn summary(
-    group: &str,
+    group: &mcast::Group,
     sent: u64,
+    answered: u64,
     responders: &BTreeMap<IpAddr, Responder>,
     common: &Common,
 ) -> Result<(), CliError> {
+    let total_loss = if sent == 0 {
+        0.0
+    } else {
+        100.0 * sent.saturating_sub(answered) as f64 / sent as f64
+    };
     let loss = |r: &Responder| {
         if sent == 0 {
             0.0
@@ -225,8 +243,11 @@ fn summary(
         return line(
             &JsonObject::typed("summary")
                 .str("role", "ping")
-                .str("group", group)
+                .str("group", &group.addr().to_string())
+                .int("port", group.port().get())
                 .int("sent", sent)
+                .int("answered", answered)
+                .num("loss_pct", round(total_loss))
                 .objects(
                     "responders",
                     responders.iter().map(|(ip, r)| {
@@ -246,7 +267,7 @@ fn summary(
         );
     }
     line(&format!(
-        "--- {group} ping statistics: {sent} probes sent, {} responders ---",
+        "--- {group} ping statistics: {sent} probes sent, {answered} answered, {total_loss:.1}% loss, {} responders ---",
         responders.len()
     ))?;
     for (ip, r) in responders {
