@@ -319,7 +319,7 @@ make_host() {
 # Adds an IPv4 and an IPv6 address to HOST's DEV.
 addr() {
     local host=$1 dev=$2 v4=$3 v6=$4
-    nip "$host" addr add "$v4" dev "$dev"
+    nip "$host" addr add "$v4" brd + dev "$dev"
     nip "$host" -6 addr add "$v6" dev "$dev" nodad
 }
 
