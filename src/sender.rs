@@ -374,11 +374,13 @@ impl Sender {
 
     /// Sends every datagram queued in `batch` with `sendmmsg(2)` (as many
     /// calls as the kernel needs), then empties the batch; returns how many
-    /// were sent.
+    /// were sent. If the kernel refuses the rest part way, the datagrams
+    /// already sent are counted and the others are dropped: a result smaller
+    /// than the batch means that.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the destination and the interface; the datagrams
-    /// before the failing one were sent.
+    /// [`Error::Io`] naming the destination and the interface, when not one
+    /// datagram could be sent.
     pub fn send_batch(&self, batch: &mut crate::SendBatch) -> Result<usize, Error> {
         let mut done = 0;
         let total = batch.len();
@@ -399,6 +401,10 @@ impl Sender {
             ) {
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if done > 0 => {
+                    log::debug!("sendmmsg stopped after {done} of {total} datagrams: {e}");
+                    break;
+                }
                 Err(e) => {
                     batch.clear();
                     let err = Error::io(format!("send to {} on {}", self.dest, self.iface), e);
@@ -417,10 +423,11 @@ impl Sender {
         let dev = self.iface.name();
         match self.dest {
             SocketAddr::V4(_) => format!(
-                "no route for the group: add one, e.g. `ip route add 224.0.0.0/4 dev {dev}`"
+                "{dev} is down, or there is no route for the group: add one, e.g. \
+                 `ip route add 224.0.0.0/4 dev {dev}`"
             ),
             SocketAddr::V6(_) => format!(
-                "no IPv6 multicast route on {dev}: add one, e.g. \
+                "{dev} is down, or it has no IPv6 multicast route: add one, e.g. \
                  `ip -6 route add multicast ff00::/8 dev {dev} table local`"
             ),
         }

@@ -99,9 +99,10 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
         };
         if follow.watcher.due(Instant::now()) || follow.retry_due() {
             if let Some(new) = follow.check(common)? {
-                // Dropping the old receivers leaves their groups (where the
-                // interface still exists).
-                drop(std::mem::take(&mut receivers));
+                // The new sockets join before the old ones leave (when the
+                // old ones are dropped), so the kernel keeps the membership
+                // and nothing is missed; if they cannot be opened yet (no
+                // address on the interface, say), the old ones stay.
                 match open(&groups, &new, args, common) {
                     Ok((r, u)) => {
                         receivers = r;
@@ -380,6 +381,11 @@ impl Follow {
             Vec::new()
         };
         self.present = now.is_some();
+        if let Some(n) = &now {
+            // Events name the interface as it is now (a recreated one by its
+            // new index).
+            self.iface = n.clone();
+        }
         for c in &changes {
             self.event(c.kind(), &c.to_string(), common)?;
         }

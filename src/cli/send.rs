@@ -50,6 +50,11 @@ struct Link<'a> {
     last_report: Option<Instant>,
     last_error: String,
     rebuild_at: Option<Instant>,
+    /// Whether the interface was up with carrier at the last look (once a
+    /// second): where the socket is pinned by its source address, the kernel
+    /// drops datagrams for a down interface without an error.
+    path_up: bool,
+    checked_at: Instant,
 }
 
 impl<'a> Link<'a> {
@@ -84,6 +89,26 @@ impl<'a> Link<'a> {
         sent: &mut (u64, u64),
         payload_len: usize,
     ) -> Result<(), CliError> {
+        let now = Instant::now();
+        if now.duration_since(self.checked_at) >= std::time::Duration::from_secs(1) {
+            self.checked_at = now;
+            let up = mcast::interfaces()
+                .ok()
+                .and_then(|l| l.into_iter().find(|i| i.name() == self.iface.name()))
+                .is_some_and(|i| mcast::is_usable(&i));
+            if !up && self.path_up {
+                self.last_error = format!("{} is down", self.iface);
+                self.rebuild_at.get_or_insert(now);
+            }
+            self.path_up = up;
+        }
+        if !self.path_up {
+            for b in batches.iter_mut() {
+                self.errors += b.len() as u64;
+                self.unreported += b.len() as u64;
+                b.clear();
+            }
+        }
         if self.senders.is_empty() {
             // No socket could be opened yet: these count as not sent.
             for b in batches.iter_mut() {
@@ -98,6 +123,12 @@ impl<'a> Link<'a> {
                 Ok(n) => {
                     sent.0 += n as u64;
                     sent.1 += (n * payload_len) as u64;
+                    let refused = queued.saturating_sub(n as u64);
+                    if refused > 0 {
+                        self.errors += refused;
+                        self.unreported += refused;
+                        self.last_error = "the kernel refused part of a batch".to_owned();
+                    }
                 }
                 Err(e) if is_transient(&e) => {
                     self.errors += queued;
@@ -171,6 +202,8 @@ impl<'a> Link<'a> {
                 self.senders = s;
                 self.iface = iface;
                 self.rebuild_at = None;
+                self.path_up = true;
+                self.checked_at = Instant::now();
             }
             Err(e) => {
                 log::debug!("cannot reopen the senders yet: {e}");
@@ -289,6 +322,8 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
         last_report: None,
         last_error: String::new(),
         rebuild_at: None,
+        path_up: true,
+        checked_at: Instant::now(),
     };
     let start = Instant::now();
     // Sleeps overshoot; let the pacer catch up by up to a batch at once.
