@@ -37,6 +37,7 @@ pub fn escape_text(payload: &[u8]) -> String {
 fn is_dangerous(c: char) -> bool {
     matches!(c as u32,
         0x80..=0x9f
+        | 0x061c
         | 0x200b..=0x200f
         | 0x2028..=0x202e
         | 0x2066..=0x2069
@@ -105,6 +106,7 @@ mod tests {
         assert_eq!(escape_text(b"\x7f"), "\\x7f");
         assert_eq!(escape_text("\u{9b}31m".as_bytes()), "\\u{9b}31m");
         assert_eq!(escape_text("abc\u{202e}cba".as_bytes()), "abc\\u{202e}cba");
+        assert_eq!(escape_text("a\u{61c}b".as_bytes()), "a\\u{61c}b");
     }
 
     #[test]

@@ -172,6 +172,9 @@ impl FromStr for Group {
 /// # Errors
 /// A sentence naming the value and the accepted range.
 pub(crate) fn parse_port(p: &str) -> Result<Port, String> {
+    if !p.bytes().all(|b| b.is_ascii_digit()) || p.is_empty() {
+        return Err(format!("port '{p}' is not a number (use 1-65535)"));
+    }
     let n: u64 = p
         .parse()
         .map_err(|_| format!("port '{p}' is not a number (use 1-65535)"))?;
@@ -230,6 +233,7 @@ mod tests {
             ("239.1.2.3:65536", "port 65536 is out of range"),
             ("239.1.2.3:99999999999999999999", "is not a number"),
             ("239.1.2.3:x", "port 'x' is not a number"),
+            ("239.1.2.3:+5", "port '+5' is not a number"),
             ("nope", "'nope' is not an IP address"),
             ("[ff02::1", "missing ']'"),
             ("[ff02::1]x", "unexpected 'x'"),

@@ -144,7 +144,14 @@ pub fn parse_group_list<S: AsRef<str>>(
         let (base, count) = parse_one(arg, default_port)?;
         for i in 0..count {
             // parse_one checked that every member of the range exists.
-            let Some(addr) = nth(base.addr(), i) else {
+            // The base itself is always kept (a single group need not be
+            // multicast: broadcast addresses are the caller's call).
+            let member = if i == 0 {
+                Some(base.addr())
+            } else {
+                nth(base.addr(), i)
+            };
+            let Some(addr) = member else {
                 break;
             };
             let g = Group::new(addr, base.port());

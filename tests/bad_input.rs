@@ -48,6 +48,22 @@ fn group_that_is_not_multicast() {
     }
 }
 
+/// Above the multicast block: once taken for an empty list, which sent to
+/// the default group instead (found by the fuzzer).
+#[test]
+fn addresses_above_the_multicast_block_are_refused() {
+    for g in ["240.1.1.1:5000", "255.255.255.255"] {
+        let f = mcast(&["send", g, "-i", "lo", "-c", "1"]);
+        assert_usage(
+            &f,
+            &[&format!(
+                "{} is not a multicast group",
+                g.split(':').next().unwrap()
+            )],
+        );
+    }
+}
+
 #[test]
 fn unknown_interface_lists_the_available_ones() {
     let f = mcast(&["recv", "-i", "nosuchif9"]);
