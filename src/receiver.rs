@@ -294,6 +294,7 @@ impl ReceiverBuilder {
             broadcast_dests,
             filtered: 0,
             kernel_drops: 0,
+            wait_timeout_set: false,
         })
     }
 }
@@ -507,6 +508,7 @@ pub struct Receiver {
     broadcast_dests: Vec<Ipv4Addr>,
     filtered: u64,
     kernel_drops: u64,
+    wait_timeout_set: bool,
 }
 
 impl Receiver {
@@ -591,8 +593,32 @@ impl Receiver {
     /// # Errors
     /// [`Error::Io`] naming the group and the interface.
     pub fn recv_batch(&mut self, batch: &mut RecvBatch) -> Result<usize, Error> {
+        self.batch(batch, false)
+    }
+
+    /// Like [`Receiver::recv_batch`], but waits for the first datagram:
+    /// returns when at least one arrived, a signal came, or 100 ms passed
+    /// (`SO_RCVTIMEO`), whichever is first. One system call per batch, for
+    /// callers that wait on this socket alone.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the group and the interface.
+    pub fn recv_batch_wait(&mut self, batch: &mut RecvBatch) -> Result<usize, Error> {
+        if !self.wait_timeout_set {
+            self.wait_timeout_set = true;
+            if let Err(e) = self
+                .socket
+                .set_read_timeout(Some(Duration::from_millis(100)))
+            {
+                debug!("SO_RCVTIMEO refused ({e}); waiting without a timeout");
+            }
+        }
+        self.batch(batch, true)
+    }
+
+    fn batch(&mut self, batch: &mut RecvBatch, wait: bool) -> Result<usize, Error> {
         batch.kept.clear();
-        match batch.receive(self.socket.as_raw_fd()) {
+        match batch.receive(self.socket.as_raw_fd(), wait) {
             Ok(_) => {}
             Err(e)
                 if matches!(

@@ -239,8 +239,10 @@ impl RecvBatch {
         self.slot
     }
 
-    /// One `recvmmsg(2)` with `MSG_TRUNC | MSG_DONTWAIT`; fills `metas`.
-    pub(crate) fn receive(&mut self, fd: RawFd) -> io::Result<usize> {
+    /// One `recvmmsg(2)` with `MSG_TRUNC` and either `MSG_DONTWAIT` or, with
+    /// `wait`, `MSG_WAITFORONE` (block until the first datagram, then take
+    /// what is there); fills `metas`.
+    pub(crate) fn receive(&mut self, fd: RawFd, wait: bool) -> io::Result<usize> {
         self.metas.clear();
         let base = self.buf.as_mut_ptr();
         for i in 0..self.hdrs.len() {
@@ -268,7 +270,12 @@ impl RecvBatch {
                 fd,
                 self.hdrs.as_mut_ptr(),
                 self.hdrs.len() as _,
-                (libc::MSG_TRUNC | libc::MSG_DONTWAIT) as _,
+                (libc::MSG_TRUNC
+                    | if wait {
+                        libc::MSG_WAITFORONE
+                    } else {
+                        libc::MSG_DONTWAIT
+                    }) as _,
                 std::ptr::null_mut(),
             )
         };

@@ -12,6 +12,9 @@ use crate::error::Error;
 use crate::group::Group;
 use crate::sockopt;
 
+/// Datagrams per send(2) with segmentation offload.
+const GSO_SEGMENTS: usize = 16;
+
 /// How a [`Sender`] ties its datagrams to the chosen interface.
 ///
 /// `IP_MULTICAST_IF` / `IPV6_MULTICAST_IF` is the normal way. Some stacks lack
@@ -68,6 +71,7 @@ pub struct SenderBuilder {
     bind_device: bool,
     connect: bool,
     source_port: u16,
+    gso: bool,
 }
 
 impl SenderBuilder {
@@ -88,6 +92,16 @@ impl SenderBuilder {
     /// multicast group.
     pub fn broadcast(mut self, on: bool) -> SenderBuilder {
         self.broadcast = on;
+        self
+    }
+
+    /// Uses UDP segmentation offload (`UDP_SEGMENT`, Linux ≥ 4.18) for
+    /// batches on a connected socket: several datagrams go down the stack in
+    /// one `send(2)`. Several times faster on this machine, often faster than
+    /// receivers can read: off by default. Where the system lacks or refuses
+    /// it, batches go out with `sendmmsg(2)` as without it.
+    pub fn gso(mut self, on: bool) -> SenderBuilder {
+        self.gso = on;
         self
     }
 
@@ -166,6 +180,8 @@ impl SenderBuilder {
             local,
             pin,
             connected: self.connect,
+            gso: std::cell::Cell::new(None),
+            gso_refused: std::cell::Cell::new(!self.gso),
             bind_device: self.bind_device,
             iface: self.iface,
         })
@@ -325,6 +341,9 @@ pub struct Sender {
     local: SocketAddr,
     pin: Pin,
     connected: bool,
+    /// The segment size while UDP segmentation offload is on.
+    gso: std::cell::Cell<Option<usize>>,
+    gso_refused: std::cell::Cell<bool>,
     bind_device: bool,
     iface: Interface,
 }
@@ -349,6 +368,7 @@ impl Sender {
             bind_device: false,
             connect: false,
             source_port: 0,
+            gso: false,
         }
     }
 
@@ -384,6 +404,32 @@ impl Sender {
     pub fn send_batch(&self, batch: &mut crate::SendBatch) -> Result<usize, Error> {
         let mut done = 0;
         let total = batch.len();
+        // With segmentation offload: one send(2) per up to 64 datagrams (and
+        // at most 64 KiB), which the kernel splits after going down the stack
+        // once. Anything the offload refuses goes the sendmmsg way below.
+        if self.connected && total > 1 {
+            let slot = batch.slot();
+            let max = (65_000 / slot.max(1)).min(GSO_SEGMENTS);
+            if max > 1 && self.gso_on(slot) {
+                while done < total {
+                    let Some(buf) = batch.contiguous(done, max) else {
+                        break;
+                    };
+                    let n = buf.len() / slot;
+                    match self.socket.send(buf) {
+                        Ok(_) => done += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            debug!("UDP segmentation offload refused ({e}); using sendmmsg");
+                            self.gso.set(None);
+                            let _ = sockopt::set_udp_segment(&self.socket, 0);
+                            self.gso_refused.set(true);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
         while done < total {
             match batch.send_from(
                 std::os::fd::AsRawFd::as_raw_fd(&self.socket),
@@ -417,6 +463,28 @@ impl Sender {
         }
         batch.clear();
         Ok(done)
+    }
+
+    /// Turns segmentation offload on for `slot`-byte datagrams, once; false
+    /// where the system lacks it (before Linux 4.18, qemu-user) or refused it.
+    fn gso_on(&self, slot: usize) -> bool {
+        if self.gso.get() == Some(slot) {
+            return true;
+        }
+        if self.gso_refused.get() {
+            return false;
+        }
+        match u16::try_from(slot).map(|s| sockopt::set_udp_segment(&self.socket, s)) {
+            Ok(Ok(())) => {
+                debug!("UDP segmentation offload on, {slot}-byte segments");
+                self.gso.set(Some(slot));
+                true
+            }
+            _ => {
+                self.gso_refused.set(true);
+                false
+            }
+        }
     }
 
     fn no_route_hint(&self) -> String {

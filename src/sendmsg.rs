@@ -79,6 +79,22 @@ impl SendBatch {
         self.lens.clear();
     }
 
+    /// The queued datagrams `[from..]` as one contiguous buffer, when they
+    /// all fill their slot (what UDP segmentation offload needs: equal
+    /// segments laid end to end), at most `max` of them.
+    pub(crate) fn contiguous(&self, from: usize, max: usize) -> Option<&[u8]> {
+        let n = self.lens.len().saturating_sub(from).min(max);
+        if n == 0 || self.lens[from..from + n].iter().any(|l| *l != self.slot) {
+            return None;
+        }
+        Some(&self.buf[from * self.slot..(from + n) * self.slot])
+    }
+
+    /// The size of every slot.
+    pub(crate) fn slot(&self) -> usize {
+        self.slot
+    }
+
     /// Sends the queued datagrams `[from..]` to `dest` with one
     /// `sendmmsg(2)`; returns how many the kernel took (maybe fewer).
     pub(crate) fn send_from(

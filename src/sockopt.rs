@@ -129,6 +129,17 @@ pub(crate) fn set_multicast_all(socket: &Socket, v6: bool, on: bool) -> io::Resu
     }
 }
 
+/// `UDP_SEGMENT` (Linux ≥ 4.18): generic segmentation offload for UDP.
+const UDP_SEGMENT: libc::c_int = 103;
+
+/// Turns UDP segmentation offload on with segments of `size` bytes: one
+/// `send(2)` of up to 64 equal datagrams laid end to end leaves as that
+/// many datagrams, but goes down the stack once.
+pub(crate) fn set_udp_segment(socket: &Socket, size: u16) -> io::Result<()> {
+    let value = libc::c_int::from(size);
+    setsockopt(socket, libc::SOL_UDP, UDP_SEGMENT, &value)
+}
+
 /// `MCAST_JOIN_SOURCE_GROUP` / `MCAST_LEAVE_SOURCE_GROUP` (RFC 3678): a
 /// source-specific membership on an interface given by index, for IPv4 and
 /// IPv6 alike.

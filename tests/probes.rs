@@ -376,3 +376,43 @@ fn kernel_drops_are_reported_apart_from_path_loss() {
         "{r:?}"
     );
 }
+
+/// With segmentation offload the datagrams are the same: every probe
+/// arrives, numbered in order, each its own datagram (or, where the system
+/// lacks UDP_SEGMENT, sendmmsg sends them as without it).
+#[test]
+fn segmentation_offload_sends_the_same_datagrams() {
+    let Some((tx, rx)) = veth_pair("prgso") else {
+        return;
+    };
+    let mut r = Running::start(rx.mcast(&["--json", "recv", "-c", "0", "--timeout", "6s"]));
+    r.wait_ready();
+    let s = run_limited(
+        tx.mcast(&[
+            "--json",
+            "send",
+            "--probe",
+            "--size",
+            "200",
+            "--gso",
+            "--rate",
+            "20000",
+            "--duration",
+            "1s",
+        ]),
+        T,
+    );
+    assert_eq!(s.code(), 0, "{s:?}");
+    let sent = field(s.stdout.lines().last().unwrap(), "packets")
+        .unwrap()
+        .to_owned();
+    let r = r.finish(T);
+    let summary = r.stdout.lines().last().unwrap();
+    assert_eq!(field(summary, "packets"), Some(sent.as_str()), "{summary}");
+    assert_eq!(
+        field(summary, "bytes").map(|b| b.parse::<u64>().unwrap()),
+        Some(sent.parse::<u64>().unwrap() * 200)
+    );
+    assert_eq!(field(summary, "lost"), Some("0"), "{summary}");
+    assert_eq!(field(summary, "reordered"), Some("0"), "{summary}");
+}

@@ -153,6 +153,10 @@ struct SendArgs {
     /// root or CAP_NET_RAW: always before Linux 5.7).
     #[arg(long)]
     bind_device: bool,
+    /// Use UDP segmentation offload at high rates: several times faster, and
+    /// usually faster than the receivers can read (a stress test).
+    #[arg(long)]
+    gso: bool,
 }
 
 #[derive(Debug, Args)]

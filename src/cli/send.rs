@@ -77,6 +77,7 @@ impl<'a> Link<'a> {
                     .broadcast(args.broadcast)
                     .bind_device(args.bind_device)
                     .connect(true)
+                    .gso(args.gso)
                     .build()
             })
             .collect()
