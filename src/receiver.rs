@@ -434,6 +434,18 @@ pub struct Datagram {
 }
 
 impl Datagram {
+    /// A datagram as the kernel described it, `len` bytes of it stored.
+    pub(crate) fn from_meta(meta: &Meta, len: usize) -> Datagram {
+        Datagram {
+            len,
+            size: meta.size,
+            source: meta.source,
+            ifindex: meta.ifindex,
+            destination: meta.destination,
+            kernel_time_ns: meta.kernel_time_ns,
+        }
+    }
+
     /// The number of bytes stored in the buffer.
     pub fn len(&self) -> usize {
         self.len

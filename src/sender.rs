@@ -167,6 +167,14 @@ impl SenderBuilder {
             .ok()
             .and_then(|a| a.as_socket())
             .unwrap_or(local);
+        // Replies (mcast ping) carry the kernel's receive time.
+        if let Err(e) = nix::sys::socket::setsockopt(
+            &socket,
+            nix::sys::socket::sockopt::ReceiveTimestampns,
+            &true,
+        ) {
+            debug!("SO_TIMESTAMPNS unavailable ({e}); reply times are taken after receipt");
+        }
         if self.connect {
             socket
                 .connect(&SockAddr::from(dest))
@@ -498,6 +506,31 @@ impl Sender {
                 "{dev} is down, or it has no IPv6 multicast route: add one, e.g. \
                  `ip -6 route add multicast ff00::/8 dev {dev} table local`"
             ),
+        }
+    }
+
+    /// Receives one datagram sent back to this socket, with the kernel's
+    /// receive time where the system gives it (`SO_TIMESTAMPNS`), so a round
+    /// trip measured with it does not include this program's own wake-up.
+    /// Without blocking; `None` when nothing is waiting.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the interface.
+    pub fn try_recv_reply(&self, buf: &mut [u8]) -> Result<Option<crate::Datagram>, Error> {
+        match crate::recvmsg::recv_one(std::os::fd::AsRawFd::as_raw_fd(&self.socket), buf) {
+            Ok(meta) => Ok(Some(crate::Datagram::from_meta(
+                &meta,
+                meta.size.min(buf.len()),
+            ))),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(Error::io(format!("receive replies on {}", self.iface), e)),
         }
     }
 

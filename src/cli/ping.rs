@@ -185,8 +185,10 @@ fn collect(
             Ok(_) => {}
             Err(e) => return Err(CliError::failure(format!("cannot wait for replies: {e}"))),
         }
-        while let Some((n, from)) = sender.try_recv_from(buf)? {
-            let arrival = unix_time_ns();
+        while let Some(d) = sender.try_recv_reply(buf)? {
+            let (n, from) = (d.len(), d.source());
+            // The kernel's receive time: the round trip without our wake-up.
+            let arrival = d.kernel_time_ns().unwrap_or_else(unix_time_ns);
             let Ok(p) = Probe::decode(&buf[..n]) else {
                 continue;
             };
