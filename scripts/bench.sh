@@ -65,7 +65,9 @@ its own sender: mcast sends sendmmsg(2) bursts of 64, iperf one datagram per
 write, sockperf paces by busy-waiting; burstier arrivals mean fewer wake-ups
 per packet at the receiver).
 Then, N times each: RTT p50 (mcast ping --interval 1ms against recv --echo;
-sockperf pp --mps=1000, i.e. the same pacing, and --mps=max), rate accuracy
+sockperf pp --mps=1000, i.e. the same pacing, and --mps=max; for both at
+1 ms also the round trip on the wire, from tcpdump on the sender's veth, the
+same measure for both tools), rate accuracy
 (send --rate 1000 for 10 s, --rate 100000 for 5 s), time from start to the
 first packet (tcpdump's kernel timestamp on the sender's veth; mcast recv's
 message time: the kernel receive time) and the ip-netns-exec + taskset
@@ -505,17 +507,47 @@ run_tp() {
 }
 
 # --- RTT ----------------------------------------------------------------------------
+# wire_start TAG PORT: tcpdump on the sender's veth for the RTT runs (both
+# directions, kernel timestamps); sets WIRE_TO (empty without tcpdump).
+wire_start() {
+    WIRE_TO=""
+    ((have_tcpdump)) || return 0
+    start "$1-wire" 30 "$NS_TX" 0 tcpdump -i "$TX_IF" -n -l -tt --time-stamp-precision=nano \
+        "udp port $2 and less 1000"
+    WIRE_TO=$LAST_TIMEOUT WIRE_PID=$LAST_PID
+    local _
+    for _ in $(seq 100); do
+        grep -q 'listening on' "$work/$1-wire.err" 2>/dev/null && break
+        sleep 0.03
+    done
+}
+
+# wire_p50 TAG: stops the capture; p50 (us) of the time from a probe leaving
+# the sender's veth ($TX_ADDR > ...) to the next reply arriving on it: the
+# round trip without either client's own wake-up and timestamping.
+wire_p50() {
+    [[ -n $WIRE_TO ]] || return 0
+    stop "$WIRE_PID" "$WIRE_TO"
+    awk -v me="$TX_ADDR" '{ split($3, a, "."); src = a[1] "." a[2] "." a[3] "." a[4] }
+        src == me { q = $1; next }
+        q != "" { printf "%.1f\n", ($1 - q) * 1e6; q = "" }' "$work/$1-wire.out" |
+        sort -g | awk '{ v[NR] = $1 } END { if (NR > 10) printf "%.1f", v[int((NR + 1) / 2)] }'
+}
+
 run_rtt() {
-    local run=$1 tag rx_pid rx_to
+    local run=$1 tag rx_pid rx_to wire
     # mcast ping against recv --echo.
     tag=rtt-mcast-$run
     quiet background_cpu_pct_rtt 64 mcast "$run"
     start "$tag-rx" 30 "$NS_RX" 1 "$MCAST" -q --json recv --echo -c 0 --timeout 25s -i "$RX_IF" "$GROUP:5004"
     rx_pid=$LAST_PID rx_to=$LAST_TIMEOUT
     if wait_joined; then
+        wire_start "$tag" 5004
         start "$tag-tx" 30 "$NS_TX" 0 "$MCAST" -q --json ping "$GROUP:5004" -i "$TX_IF" \
             -c "$ping_count" --interval 1ms --wait 300ms --size 64
         watch "$LAST_PID" "$LAST_TIMEOUT"
+        wire=$(wire_p50 "$tag")
+        sample rtt_wire_p50_us 64 mcast "$run" "$wire"
         if [[ -n $WATCH_TICKS ]]; then
             sample rtt_client_cpu_pct 64 mcast "$run" "$(calc "100 * $WATCH_TICKS / $CLK_TCK / $WATCH_SECS")"
         fi
@@ -523,8 +555,8 @@ run_rtt() {
         p50=$(grep '"type":"reply"' "$work/$tag-tx.out" | grep -o '"rtt_ms":[0-9.]*' | cut -d: -f2 |
             sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.1f", 1000 * v[int((NR + 1) / 2)] }') || true
         sample rtt_p50_us 64 mcast "$run" "$p50"
-        printf '  RTT run %d: mcast ping p50 %s us (%s replies)\n' "$run" "${p50:-?}" \
-            "$(grep -c '"type":"reply"' "$work/$tag-tx.out" || true)"
+        printf '  RTT run %d: mcast ping p50 %s us (%s replies); on the wire %s us\n' "$run" "${p50:-?}" \
+            "$(grep -c '"type":"reply"' "$work/$tag-tx.out" || true)" "${wire:-?}"
     else
         note "$tag: recv --echo did not join"
     fi
@@ -538,9 +570,13 @@ run_rtt() {
         start "$tag-rx" 30 "$NS_RX" 1 sockperf sr -i "$GROUP" -p 5005 --mc-rx-if "$RX_ADDR" --mc-tx-if "$RX_ADDR"
         rx_pid=$LAST_PID rx_to=$LAST_TIMEOUT
         if wait_joined; then
+            WIRE_TO=""
+            [[ $mps == max ]] || wire_start "$tag" 5005
             start "$tag-tx" 30 "$NS_TX" 0 sockperf pp -i "$GROUP" -p 5005 --mc-rx-if "$TX_ADDR" \
                 --mc-tx-if "$TX_ADDR" -m 64 -t 3 --mps="$mps" --full-rtt
             watch "$LAST_PID" "$LAST_TIMEOUT"
+            wire=$(wire_p50 "$tag")
+            [[ $mps == max ]] || sample rtt_wire_p50_us 64 sockperf "$run" "$wire"
             if [[ $mps == 1000 && -n $WATCH_TICKS ]]; then
                 sample rtt_client_cpu_pct 64 sockperf "$run" "$(calc "100 * $WATCH_TICKS / $CLK_TCK / $WATCH_SECS")"
             fi
@@ -552,7 +588,8 @@ run_rtt() {
             else
                 sample rtt_p50_us 64 sockperf "$run" "$p50"
             fi
-            printf '  RTT run %d: sockperf pp --mps=%s p50 %s us\n' "$run" "$mps" "${p50:-?}"
+            printf '  RTT run %d: sockperf pp --mps=%s p50 %s us%s\n' "$run" "$mps" "${p50:-?}" \
+                "${wire:+; on the wire $wire us}"
         else
             note "$tag: sockperf sr did not join"
         fi
@@ -733,6 +770,7 @@ others_cpu_pct_fixed|%|n|-|-
 rss_send_kib|KiB|y|max_le 4096|<=4096 KiB (every run)
 rss_recv_kib|KiB|y|max_le 4096|<=4096 KiB (every run)
 rtt_p50_us|us|y|sock_le 1.1|<=1.1x sockperf (same 1 ms pacing)
+rtt_wire_p50_us|us|y|-|-
 rtt_p50_us_pingpong|us|n|-|-
 rtt_client_cpu_pct|%|y|-|-
 rate_1000_err_pct|%|n|absmax_le 0.5|+-0.5% (every run)
@@ -824,6 +862,9 @@ echo
 echo "median [min-max] over $runs run(s) ($first_trials trials for the first-packet figures)."
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); background_cpu_pct: CPU used by other"
 echo "processes (% of all CPUs) just before each run."
+echo "rtt_p50_us: each tool's own figure (mcast ping: send time to the kernel's receive time of"
+echo "the reply where mcast has it; sockperf: user space to user space). rtt_wire_p50_us: probe"
+echo "leaving to reply arriving on the sender's veth (tcpdump), the same for both tools."
 echo "first_packet_wire_ms: tcpdump's kernel timestamp on $TX_IF minus the time just before"
 echo "'ip netns exec ... taskset ... mcast send -c 1' was started (includes exec_overhead_ms);"
 echo "first_packet_recv_ms: mcast recv's 'message' unix_ns: the kernel receive time (SO_TIMESTAMPNS)"
