@@ -389,13 +389,7 @@ impl Sender {
             match self.socket.send_to(payload, &self.dest_sockaddr) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let err = Error::io(format!("send to {} on {}", self.dest, self.iface), e);
-                    return Err(match err.raw_os_error() {
-                        Some(nix::libc::ENETUNREACH) => err.with_hint(self.no_route_hint()),
-                        _ => err,
-                    });
-                }
+                Err(e) => return Err(self.send_error(e)),
             }
         }
     }
@@ -461,11 +455,7 @@ impl Sender {
                 }
                 Err(e) => {
                     batch.clear();
-                    let err = Error::io(format!("send to {} on {}", self.dest, self.iface), e);
-                    return Err(match err.raw_os_error() {
-                        Some(nix::libc::ENETUNREACH) => err.with_hint(self.no_route_hint()),
-                        _ => err,
-                    });
+                    return Err(self.send_error(e));
                 }
             }
         }
@@ -492,6 +482,16 @@ impl Sender {
                 self.gso_refused.set(true);
                 false
             }
+        }
+    }
+
+    /// A send error naming the destination and the interface, with the
+    /// route that fixes ENETUNREACH.
+    fn send_error(&self, e: io::Error) -> Error {
+        let err = Error::io(format!("send to {} on {}", self.dest, self.iface), e);
+        match err.raw_os_error() {
+            Some(nix::libc::ENETUNREACH) => err.with_hint(self.no_route_hint()),
+            _ => err,
         }
     }
 

@@ -59,6 +59,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
     let mut reply = vec![0u8; MAX_DATAGRAM];
     let (mut packets, mut bytes, mut probes) = (0u64, 0u64, 0u64);
     let mut sources: HashSet<IpAddr> = HashSet::new();
+    let mut last_source: Option<IpAddr> = None;
     let mut delay_shown = args.assume_synced_clocks;
     let mut result = Ok(());
     'run: while count.is_none_or(|c| packets < c) && !signals::interrupted() {
@@ -175,7 +176,11 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
                     let arrival = d.kernel_time_ns().unwrap_or_else(unix_time_ns);
                     packets += 1;
                     bytes += d.size() as u64;
-                    sources.insert(d.source().ip());
+                    // Streams come in runs from one source: hash only on a change.
+                    if last_source != Some(d.source().ip()) {
+                        last_source = Some(d.source().ip());
+                        sources.insert(d.source().ip());
+                    }
                     let group = group_of(rx, d);
                     match stats.on_datagram(group, d.source(), payload, arrival) {
                         Ok(_) => {
