@@ -54,6 +54,7 @@ mod error;
 mod escape;
 mod group;
 mod group_list;
+mod histogram;
 mod json;
 mod pace;
 mod probe;
@@ -69,6 +70,7 @@ pub use error::Error;
 pub use escape::{escape_text, hex, hex_dump};
 pub use group::{Group, ParseGroupError, Port};
 pub use group_list::{parse_group_list, parse_groups, GroupList, GroupListError, MAX_GROUPS};
+pub use histogram::{Bucket, Histogram, Percentiles};
 pub use json::Object as JsonObject;
 pub use mcast_platform::{
     changes, check, find, interfaces, is_usable, select, Address, Change, Family, FindError, Flags,
