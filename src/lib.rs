@@ -59,6 +59,7 @@ mod json;
 mod pace;
 mod probe;
 mod receiver;
+mod record;
 mod recvmsg;
 mod sender;
 mod sendmsg;
@@ -83,6 +84,10 @@ pub use probe::{
     PROBE_MAGIC, PROBE_VERSION,
 };
 pub use receiver::{Datagram, JoinMechanism, Receiver, ReceiverBuilder};
+pub use record::{
+    RecordError, RecordReader, RecordRow, RecordWriter, RECORD_FLUSH_FILE, RECORD_FLUSH_STDOUT,
+    RECORD_HEADER,
+};
 pub use recvmsg::RecvBatch;
 pub use sender::{Pin, Sender, SenderBuilder};
 pub use sendmsg::SendBatch;

@@ -1,0 +1,685 @@
+//! Per-packet records: the CSV that `mcast recv --record FILE` writes, one
+//! row per probe received, and that `mcast report` reads.
+//!
+//! # Format
+//!
+//! UTF-8 (in fact ASCII) text, one row per line ending in `\n` (a `\r`
+//! before it is accepted when reading). The first line is the header,
+//! exactly [`RECORD_HEADER`]:
+//!
+//! ```text
+//! arrival_unix_ns,source,group,port,sender_id,seq,send_unix_ns,bytes
+//! 1700000000000250000,198.18.1.10,239.74.20.30,54321,0123456789abcdef,1,1700000000000000000,64
+//! 1700000000005250000,fd00::10,ff05::4a14:1e,54321,fedcba9876543210,2,1700000000005000000,64
+//! ```
+//!
+//! | column | content |
+//! |---|---|
+//! | `arrival_unix_ns` | when the probe arrived (the kernel's receive time where available), ns since the Unix epoch |
+//! | `source` | the sender's IP address (without port) |
+//! | `group` | the group's IP address (or the broadcast address it came to) |
+//! | `port` | the group's UDP port, 1–65535 |
+//! | `sender_id` | the probe's sender id, 16 hexadecimal digits as everywhere in mcast |
+//! | `seq` | the probe's sequence number (a `u64`) |
+//! | `send_unix_ns` | the probe's send time, ns since the Unix epoch, on the sender's clock |
+//! | `bytes` | the datagram's size (UDP payload bytes) |
+//!
+//! Numbers are plain decimal digits. Addresses are written as Rust (and RFC
+//! 5952) write them: `198.18.1.10`, `ff05::1`, `::ffff:198.18.1.10`, bare:
+//! no brackets and no zone (`%wlan0`). None of them contains a comma, a
+//! quote or a space, so no field is ever quoted and any CSV reader reads
+//! the file.
+//!
+//! # Speed and memory
+//!
+//! [`RecordWriter`] formats each row into its own buffer (no allocation per
+//! row; the address columns are formatted once per stream change) and writes
+//! in blocks. [`RecordReader`] parses the bytes of its reader's buffer in
+//! place: no `String` per row, the address columns are parsed only when they
+//! differ from the previous row's, and memory stays at one line's worth
+//! whatever the file's length.
+
+use std::fmt;
+use std::io::{self, BufRead, Read, Write};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::escape::escape_text;
+use crate::group::{Group, Port};
+use crate::probe::SenderId;
+
+/// The first line of every record.
+pub const RECORD_HEADER: &str =
+    "arrival_unix_ns,source,group,port,sender_id,seq,send_unix_ns,bytes";
+
+/// How often a [`RecordWriter`] to a file writes out what it holds: rows
+/// reach the file within a second.
+pub const RECORD_FLUSH_FILE: Duration = Duration::from_secs(1);
+
+/// How often a [`RecordWriter`] to standard output (`--record -`) writes
+/// out what it holds: a reader at the other end of a pipe sees rows within
+/// 0.1 s.
+pub const RECORD_FLUSH_STDOUT: Duration = Duration::from_millis(100);
+
+const COLUMNS: [&str; 8] = [
+    "arrival_unix_ns",
+    "source",
+    "group",
+    "port",
+    "sender_id",
+    "seq",
+    "send_unix_ns",
+    "bytes",
+];
+
+/// The longest line a reader accepts (a real row is at most 184 bytes).
+const MAX_LINE: usize = 4096;
+
+/// The writer's buffer: written out when it holds this much.
+const WRITE_BLOCK: usize = 64 * 1024;
+
+/// One row of a record: one probe received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRow {
+    /// When it arrived, ns since the Unix epoch (receiver's clock).
+    pub arrival_unix_ns: u64,
+    /// The sender's address.
+    pub source: IpAddr,
+    /// The group (address and port) it was sent to.
+    pub group: Group,
+    /// The sender run.
+    pub sender_id: SenderId,
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its send time, ns since the Unix epoch (sender's clock).
+    pub send_unix_ns: u64,
+    /// The datagram's size (UDP payload).
+    pub bytes: u32,
+}
+
+/// Writes a record: the header at once, then one row per
+/// [`write_row`](RecordWriter::write_row), buffered.
+///
+/// The buffer is written to the inner writer when it holds 64 KiB, when a
+/// row arrives at least `flush_every` (by its arrival time) after the last
+/// write, on [`tick`](RecordWriter::tick) under the same rule (call it when
+/// nothing arrives, e.g. once a second), on [`flush`](Write::flush)-like
+/// [`RecordWriter::flush`], on [`finish`](RecordWriter::finish) and on drop.
+/// Use [`RECORD_FLUSH_FILE`] for a file and [`RECORD_FLUSH_STDOUT`] for
+/// standard output; the inner writer should be unbuffered (a `File`,
+/// `Stdout`).
+#[derive(Debug)]
+pub struct RecordWriter<W: Write> {
+    /// `None` once [`finish`](RecordWriter::finish) took it.
+    inner: Option<W>,
+    buf: Vec<u8>,
+    flush_every_ns: u64,
+    last_flush_ns: u64,
+    /// The stream whose address columns are in `key_text`.
+    key: Option<(IpAddr, Group, SenderId)>,
+    /// `,source,group,port,sender_id,` of that stream.
+    key_text: Vec<u8>,
+}
+
+impl<W: Write> RecordWriter<W> {
+    /// Starts a record on `inner` (writes the header).
+    ///
+    /// # Errors
+    /// The error of writing the header.
+    pub fn new(mut inner: W, flush_every: Duration) -> io::Result<RecordWriter<W>> {
+        inner.write_all(RECORD_HEADER.as_bytes())?;
+        inner.write_all(b"\n")?;
+        inner.flush()?;
+        Ok(RecordWriter {
+            inner: Some(inner),
+            buf: Vec::with_capacity(WRITE_BLOCK + 256),
+            flush_every_ns: u64::try_from(flush_every.as_nanos()).unwrap_or(u64::MAX),
+            last_flush_ns: 0,
+            key: None,
+            key_text: Vec::with_capacity(96),
+        })
+    }
+
+    /// Appends one row.
+    ///
+    /// # Errors
+    /// The error of the inner writer, when this row made the buffer due.
+    pub fn write_row(&mut self, row: &RecordRow) -> io::Result<()> {
+        let key = (row.source, row.group, row.sender_id);
+        if self.key != Some(key) {
+            self.key_text.clear();
+            // Writing to a Vec cannot fail.
+            let _ = write!(
+                self.key_text,
+                ",{},{},{},{},",
+                row.source,
+                row.group.addr(),
+                row.group.port(),
+                row.sender_id
+            );
+            self.key = Some(key);
+        }
+        push_u64(&mut self.buf, row.arrival_unix_ns);
+        self.buf.extend_from_slice(&self.key_text);
+        push_u64(&mut self.buf, row.seq);
+        self.buf.push(b',');
+        push_u64(&mut self.buf, row.send_unix_ns);
+        self.buf.push(b',');
+        push_u64(&mut self.buf, u64::from(row.bytes));
+        self.buf.push(b'\n');
+        if self.buf.len() >= WRITE_BLOCK {
+            self.flush()?;
+            self.last_flush_ns = row.arrival_unix_ns;
+            Ok(())
+        } else {
+            self.tick(row.arrival_unix_ns)
+        }
+    }
+
+    /// Writes out the buffer if `flush_every` has passed since the last
+    /// write (`now_unix_ns` on the receiver's clock).
+    ///
+    /// # Errors
+    /// The error of the inner writer.
+    pub fn tick(&mut self, now_unix_ns: u64) -> io::Result<()> {
+        if now_unix_ns.saturating_sub(self.last_flush_ns) >= self.flush_every_ns {
+            self.last_flush_ns = now_unix_ns;
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes out the buffer and flushes the inner writer.
+    ///
+    /// # Errors
+    /// The error of the inner writer; the rows not written are dropped, so
+    /// that the next call does not write them twice in part.
+    pub fn flush(&mut self) -> io::Result<()> {
+        let Some(inner) = self.inner.as_mut() else {
+            return Ok(());
+        };
+        if !self.buf.is_empty() {
+            let r = inner.write_all(&self.buf);
+            self.buf.clear();
+            r?;
+        }
+        inner.flush()
+    }
+
+    /// Writes out everything and gives the inner writer back.
+    ///
+    /// # Errors
+    /// The error of the inner writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.flush()?;
+        self.inner
+            .take()
+            .ok_or_else(|| io::Error::other("the record was already finished"))
+    }
+}
+
+impl<W: Write> Drop for RecordWriter<W> {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+/// Appends `v` in decimal.
+fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Why a record could not be read: the line (1 is the header), the column
+/// where it applies, and what was wrong.
+#[derive(Debug)]
+pub struct RecordError {
+    line: u64,
+    /// 1-based column number.
+    column: Option<usize>,
+    kind: RecordErrorKind,
+}
+
+#[derive(Debug)]
+enum RecordErrorKind {
+    Io(io::Error),
+    NoHeader,
+    BadHeader(String),
+    Empty,
+    TooLong,
+    MissingColumns,
+    ExtraColumns,
+    Field {
+        expected: &'static str,
+        found: String,
+    },
+}
+
+impl RecordError {
+    /// The line number (1 is the header).
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// The 1-based column number, where the error is in one column.
+    pub fn column(&self) -> Option<usize> {
+        self.column
+    }
+
+    fn at(line: u64, column: Option<usize>, kind: RecordErrorKind) -> RecordError {
+        RecordError { line, column, kind }
+    }
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}", self.line)?;
+        if let Some(c) = self.column {
+            write!(f, ", column {c} ({})", COLUMNS[c - 1])?;
+        }
+        match &self.kind {
+            RecordErrorKind::Io(e) => write!(f, ": {e}"),
+            RecordErrorKind::NoHeader => write!(
+                f,
+                ": the file is empty; a record starts with the header {RECORD_HEADER}"
+            ),
+            RecordErrorKind::BadHeader(found) => write!(
+                f,
+                ": not an mcast record: the header must be {RECORD_HEADER}, found '{found}'"
+            ),
+            RecordErrorKind::Empty => write!(f, ": empty line"),
+            RecordErrorKind::TooLong => write!(f, ": longer than {MAX_LINE} bytes"),
+            RecordErrorKind::MissingColumns => {
+                write!(f, ": the row ends here, but a record row has 8 columns")
+            }
+            RecordErrorKind::ExtraColumns => {
+                write!(f, ": more than 8 columns (a record row has 8)")
+            }
+            RecordErrorKind::Field { expected, found } => {
+                write!(f, ": expected {expected}, found '{found}'")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RecordError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            RecordErrorKind::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The address columns of one row, as parsed.
+type Key = (IpAddr, Group, SenderId);
+
+/// Reads a record row by row, from any [`BufRead`] (give it a large buffer,
+/// e.g. `BufReader::with_capacity(1 << 20, file)`, for speed).
+///
+/// Rows are parsed in the reader's buffer; a row that straddles the end of
+/// the buffer, and any row with an error, is read again whole into a small
+/// line buffer to be parsed or reported. Errors name the line and the
+/// column.
+#[derive(Debug)]
+pub struct RecordReader<R: BufRead> {
+    inner: R,
+    /// The line number of the last line read.
+    line: u64,
+    /// A whole line, for rows not parsed in place.
+    spill: Vec<u8>,
+    /// The address columns (`source,group,port,sender_id`) of the last
+    /// row, as text, and as parsed.
+    key_text: Vec<u8>,
+    key: Option<Key>,
+    failed: bool,
+}
+
+/// A row parsed from bytes, its address columns still text.
+struct Raw {
+    arrival: u64,
+    /// Where the address columns are in the line.
+    key_start: usize,
+    key_end: usize,
+    seq: u64,
+    send: u64,
+    bytes: u32,
+    /// The bytes taken, with the line's end.
+    len: usize,
+}
+
+/// Where parsing stopped: column (1-based) and byte range of the bad
+/// field, or the end of the bytes given.
+enum Stop {
+    End,
+    Bad {
+        column: usize,
+        expected: &'static str,
+        start: usize,
+    },
+    Extra,
+}
+
+impl<R: BufRead> RecordReader<R> {
+    /// Starts reading a record: reads and checks the header.
+    ///
+    /// # Errors
+    /// A read error, or a first line that is not [`RECORD_HEADER`].
+    pub fn new(inner: R) -> Result<RecordReader<R>, RecordError> {
+        let mut r = RecordReader {
+            inner,
+            line: 0,
+            spill: Vec::with_capacity(256),
+            key_text: Vec::with_capacity(96),
+            key: None,
+            failed: false,
+        };
+        if !r.read_line()? {
+            return Err(RecordError::at(1, None, RecordErrorKind::NoHeader));
+        }
+        let header = trim_end(&r.spill);
+        if header != RECORD_HEADER.as_bytes() {
+            return Err(RecordError::at(
+                1,
+                None,
+                RecordErrorKind::BadHeader(shorten(header)),
+            ));
+        }
+        Ok(r)
+    }
+
+    /// The number of the last line read (1 is the header).
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// The next row, or `None` at the end of the record.
+    ///
+    /// # Errors
+    /// A read error or a malformed row, with its line and column. After an
+    /// error the reader returns `None`.
+    pub fn read_row(&mut self) -> Result<Option<RecordRow>, RecordError> {
+        if self.failed {
+            return Ok(None);
+        }
+        let r = self.next_row();
+        self.failed = r.is_err();
+        r
+    }
+
+    fn next_row(&mut self) -> Result<Option<RecordRow>, RecordError> {
+        // In place, in the reader's buffer.
+        let buf = loop {
+            match self.inner.fill_buf() {
+                Ok(b) => break b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(RecordError::at(self.line + 1, None, RecordErrorKind::Io(e))),
+            }
+        };
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        if self.key.is_some() {
+            if let Ok(raw) = parse(buf, &self.key_text) {
+                if raw.key_end - raw.key_start == self.key_text.len() {
+                    let row = self.row(&raw);
+                    self.inner.consume(raw.len);
+                    self.line += 1;
+                    return Ok(Some(row));
+                }
+            }
+        }
+        // Across the buffer's end, a new stream, or an error: take the
+        // whole line.
+        if !self.read_line()? {
+            return Ok(None);
+        }
+        let line = self.line;
+        let spill = std::mem::take(&mut self.spill);
+        let result = self.parse_line(&spill, line);
+        self.spill = spill;
+        result.map(Some)
+    }
+
+    fn parse_line(&mut self, line: &[u8], number: u64) -> Result<RecordRow, RecordError> {
+        let err = |column, kind| RecordError::at(number, column, kind);
+        if trim_end(line).is_empty() {
+            return Err(err(None, RecordErrorKind::Empty));
+        }
+        let raw = match parse(line, &[]) {
+            Ok(raw) => raw,
+            Err(Stop::End) => return Err(err(None, RecordErrorKind::MissingColumns)),
+            Err(Stop::Extra) => return Err(err(Some(8), RecordErrorKind::ExtraColumns)),
+            Err(Stop::Bad {
+                column,
+                expected,
+                start,
+            }) => return Err(err(Some(column), field_error(line, start, expected))),
+        };
+        let key = &line[raw.key_start..raw.key_end];
+        if self.key.is_none() || key != self.key_text.as_slice() {
+            self.key = Some(parse_key(key).map_err(|(column, kind)| err(Some(column), kind))?);
+            self.key_text.clear();
+            self.key_text.extend_from_slice(key);
+        }
+        Ok(self.row(&raw))
+    }
+
+    fn row(&self, raw: &Raw) -> RecordRow {
+        // Only called once `key` is set.
+        let (source, group, sender_id) = self.key.unwrap_or((
+            IpAddr::from([0, 0, 0, 0]),
+            Group::default_group(),
+            SenderId::new(0),
+        ));
+        RecordRow {
+            arrival_unix_ns: raw.arrival,
+            source,
+            group,
+            sender_id,
+            seq: raw.seq,
+            send_unix_ns: raw.send,
+            bytes: raw.bytes,
+        }
+    }
+
+    /// Reads one whole line into `spill` (with a `\n` at its end); false at
+    /// the end of the input.
+    fn read_line(&mut self) -> Result<bool, RecordError> {
+        self.spill.clear();
+        let n = Read::by_ref(&mut self.inner)
+            .take(MAX_LINE as u64)
+            .read_until(b'\n', &mut self.spill)
+            .map_err(|e| RecordError::at(self.line + 1, None, RecordErrorKind::Io(e)))?;
+        if n == 0 {
+            return Ok(false);
+        }
+        self.line += 1;
+        if self.spill.last() != Some(&b'\n') {
+            if self.spill.len() >= MAX_LINE {
+                return Err(RecordError::at(self.line, None, RecordErrorKind::TooLong));
+            }
+            // The last line may lack its end.
+            self.spill.push(b'\n');
+        }
+        Ok(true)
+    }
+}
+
+impl<R: BufRead> Iterator for RecordReader<R> {
+    type Item = Result<RecordRow, RecordError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.read_row().transpose()
+    }
+}
+
+/// The line without its `\n` or `\r\n`.
+fn trim_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// At most 40 characters of a bad field or header, escaped.
+fn shorten(bytes: &[u8]) -> String {
+    let s = escape_text(&bytes[..bytes.len().min(40)]);
+    if bytes.len() > 40 {
+        format!("{s}…")
+    } else {
+        s
+    }
+}
+
+/// The error for the field that starts at `start`.
+fn field_error(line: &[u8], start: usize, expected: &'static str) -> RecordErrorKind {
+    let rest = trim_end(&line[start..]);
+    let end = rest.iter().position(|&b| b == b',').unwrap_or(rest.len());
+    RecordErrorKind::Field {
+        expected,
+        found: shorten(&rest[..end]),
+    }
+}
+
+/// Parses one row at the start of `buf`, up to and with its `\n`. When
+/// the address columns are `known` (the previous row's), they are only
+/// compared.
+fn parse(buf: &[u8], known: &[u8]) -> Result<Raw, Stop> {
+    let mut pos = 0;
+    let arrival = number(buf, &mut pos, 1, b',')?;
+    let key_start = pos;
+    let rest = &buf[pos..];
+    if !known.is_empty() && rest.starts_with(known) && rest.get(known.len()) == Some(&b',') {
+        // The known text has no comma or line end, so this is the same four
+        // columns.
+        pos += known.len() + 1;
+    } else {
+        pos = key_columns(buf, pos)?;
+    }
+    let key_end = pos - 1;
+    let seq = number(buf, &mut pos, 6, b',')?;
+    let send = number(buf, &mut pos, 7, b',')?;
+    let bytes_start = pos;
+    let bytes = number(buf, &mut pos, 8, b'\n')?;
+    let bytes = u32::try_from(bytes).map_err(|_| Stop::Bad {
+        column: 8,
+        expected: "a datagram size (0 to 4294967295)",
+        start: bytes_start,
+    })?;
+    Ok(Raw {
+        arrival,
+        key_start,
+        key_end,
+        seq,
+        send,
+        bytes,
+        len: pos,
+    })
+}
+
+/// Where the four address columns that start at `pos` end (past their
+/// comma).
+fn key_columns(buf: &[u8], mut pos: usize) -> Result<usize, Stop> {
+    for _ in 0..4 {
+        match buf[pos..].iter().position(|&b| b == b',' || b == b'\n') {
+            Some(i) if buf[pos + i] == b',' => pos += i + 1,
+            _ => return Err(Stop::End),
+        }
+    }
+    Ok(pos)
+}
+
+/// A decimal `u64` at `*pos`, ended by `end` (for the last column, `\n`,
+/// after an optional `\r`); moves `*pos` past the end.
+fn number(buf: &[u8], pos: &mut usize, column: usize, end: u8) -> Result<u64, Stop> {
+    let start = *pos;
+    let bad = Stop::Bad {
+        column,
+        expected: "a decimal number (0 to 18446744073709551615)",
+        start,
+    };
+    let mut v: u64 = 0;
+    let mut i = start;
+    loop {
+        let Some(&b) = buf.get(i) else {
+            return Err(Stop::End);
+        };
+        let d = b.wrapping_sub(b'0');
+        if d < 10 {
+            v = match v.checked_mul(10).and_then(|v| v.checked_add(u64::from(d))) {
+                Some(v) => v,
+                None => return Err(bad),
+            };
+            i += 1;
+            continue;
+        }
+        if i == start {
+            return Err(if b == b'\n' && end == b',' {
+                Stop::End
+            } else {
+                bad
+            });
+        }
+        if b == end {
+            *pos = i + 1;
+            return Ok(v);
+        }
+        if end == b'\n' && b == b'\r' && buf.get(i + 1) == Some(&b'\n') {
+            *pos = i + 2;
+            return Ok(v);
+        }
+        if end == b'\n' && b == b',' {
+            return Err(Stop::Extra);
+        }
+        if end == b',' && b == b'\n' {
+            return Err(Stop::End);
+        }
+        return Err(bad);
+    }
+}
+
+/// Parses `source,group,port,sender_id`; an error names the column.
+fn parse_key(key: &[u8]) -> Result<Key, (usize, RecordErrorKind)> {
+    const ADDR: &str = "an IP address (e.g. 198.18.1.10 or ff05::1)";
+    let mut f = key.split(|&b| b == b',');
+    let mut next = || f.next().unwrap_or_default();
+    let bad = |column: usize, expected: &'static str, field: &[u8]| {
+        let found = shorten(field);
+        (column, RecordErrorKind::Field { expected, found })
+    };
+    let field = next();
+    let source = ip(field).ok_or_else(|| bad(2, ADDR, field))?;
+    let field = next();
+    let group = ip(field).ok_or_else(|| bad(3, ADDR, field))?;
+    let field = next();
+    let port = text(field)
+        .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse::<u16>().ok())
+        .and_then(Port::new)
+        .ok_or_else(|| bad(4, "a port (1 to 65535)", field))?;
+    let field = next();
+    let id = text(field)
+        .filter(|s| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .and_then(|s| u64::from_str_radix(s, 16).ok())
+        .ok_or_else(|| bad(5, "a sender id (16 hexadecimal digits)", field))?;
+    Ok((source, Group::new(group, port), SenderId::new(id)))
+}
+
+fn text(field: &[u8]) -> Option<&str> {
+    std::str::from_utf8(field).ok()
+}
+
+fn ip(field: &[u8]) -> Option<IpAddr> {
+    text(field)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests;
