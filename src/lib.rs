@@ -49,6 +49,7 @@
 //! ```
 #![warn(missing_docs, unreachable_pub)]
 
+mod analysis;
 mod duration;
 mod error;
 mod escape;
@@ -66,6 +67,10 @@ mod sendmsg;
 mod sockopt;
 mod stats;
 
+pub use analysis::{
+    DelayMissing, DelayPolicy, Figures, RecordAnalysis, RecordAnalyzer, RecordStream,
+    StreamAnalysis, Timeline, TimelineBin, MAX_POINTS, MAX_RECORD_STREAMS, TIMELINE_STREAMS,
+};
 pub use duration::{format_duration, parse_duration, ParseDurationError};
 pub use error::Error;
 pub use escape::{escape_text, hex, hex_dump};

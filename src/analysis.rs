@@ -1,0 +1,720 @@
+//! The analysis of a record (what `mcast report` draws): in one pass over
+//! the rows and in bounded memory, per stream and for the whole record,
+//! received and lost probes over time, one-way delay over time, the
+//! interarrival-gap distribution and the loss-run lengths.
+//!
+//! # Streams and loss
+//!
+//! A stream is one group, source address and sender id (a record has no
+//! source port). Its probes are counted as [`StreamStats`] counts them
+//! (the same serial-number arithmetic, reorder window and counters, so
+//! `lost` here is `lost` in `recv`'s summary). A *loss run* is a maximal
+//! range of consecutive sequence numbers that never arrived: a gap of 3
+//! is one run of length 3; a reordered probe that fills the middle of a
+//! gap splits it in two. Runs are final once they fall out of the reorder
+//! window; their lengths add up to `lost`.
+//!
+//! # Time
+//!
+//! The timeline starts at the record's first arrival with 1 ms intervals;
+//! whenever a row falls past [`MAX_POINTS`] intervals, neighbouring
+//! intervals are merged pairwise (the interval doubles), so a run of any
+//! length ends with 150 to 300 intervals (fewer only for a run shorter than
+//! 150 ms). An interval counts the probes that arrived in it and the
+//! probes lost in it: the probes of a gap are spread evenly over the time
+//! between the arrivals on either side of it (a dead second shows as a
+//! second of loss, not a spike at its end).
+//!
+//! # One-way delay
+//!
+//! Delay (arrival − send time) needs the two clocks to agree. It is shown
+//! for a stream whose source is a loopback address or one of the addresses
+//! given as this host's ([`DelayPolicy::SameHost`]: one clock), or for every
+//! stream with [`DelayPolicy::Synced`] (the user says the clocks are
+//! synchronised, `--assume-synced-clocks`). Even then it is withdrawn when a
+//! probe arrived more than 1 ms before it was sent: the clocks disagree.
+//! Otherwise [`DelayMissing`] says why it is missing.
+//!
+//! # Memory
+//!
+//! Per stream: the counters (about 600 bytes), two [`Histogram`]s (gaps
+//! and delay, typically 0.5–4 KiB each), the loss-run lengths and the gaps
+//! not yet final (within the 4096-probe reorder window: typically none,
+//! at most 2048 of 48 bytes), and for the first [`TIMELINE_STREAMS`]
+//! streams a timeline (at most 300 intervals of 32 bytes, plus a delay
+//! histogram per interval where delay is shown, typically 0.4–1 KiB). At
+//! most [`MAX_RECORD_STREAMS`] streams are kept; the one seen least recently
+//! makes room for a new one (its figures stay in the record's totals).
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::group::Group;
+use crate::histogram::Histogram;
+use crate::probe::SenderId;
+use crate::record::RecordRow;
+use crate::stats::{Arrival, ProbeCounts, StreamStats, REORDER_WINDOW};
+
+/// The most intervals a timeline has (and at least half as many once the
+/// run is longer than 150 ms).
+pub const MAX_POINTS: usize = 300;
+
+/// How many streams get a timeline of their own (all count in the
+/// record's).
+pub const TIMELINE_STREAMS: usize = 32;
+
+/// How many streams are kept at once.
+pub const MAX_RECORD_STREAMS: usize = 1024;
+
+/// The first interval.
+const FIRST_BIN_NS: u64 = 1_000_000;
+
+/// A probe that arrives more than this before it was sent shows that the
+/// clocks disagree.
+const CLOCK_TOLERANCE_NS: i64 = 1_000_000;
+
+/// Which streams' one-way delay is meaningful.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DelayPolicy {
+    /// Senders on this host: loopback sources and these addresses (the
+    /// host's own).
+    SameHost(Vec<IpAddr>),
+    /// Every sender: the clocks are synchronised (PTP, a good NTP).
+    Synced,
+}
+
+impl DelayPolicy {
+    fn shows(&self, source: IpAddr) -> bool {
+        match self {
+            DelayPolicy::Synced => true,
+            DelayPolicy::SameHost(local) => {
+                source.is_loopback()
+                    || local.contains(&source)
+                    || matches!(source, IpAddr::V6(a) if a.to_ipv4_mapped()
+                        .is_some_and(|v4| v4.is_loopback() || local.contains(&IpAddr::V4(v4))))
+            }
+        }
+    }
+}
+
+/// Why the one-way delay is not shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DelayMissing {
+    /// The sender is on another host and the clocks were not said to be
+    /// synchronised.
+    OtherHost,
+    /// Probes arrived up to this long before they were sent: the sender's
+    /// clock is ahead of the receiver's.
+    ClocksDisagree {
+        /// How far before its send time the earliest probe arrived, ns.
+        ahead_ns: u64,
+    },
+    /// No probe arrived.
+    NoProbes,
+}
+
+impl fmt::Display for DelayMissing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DelayMissing::OtherHost => f.write_str(
+                "the sender is on another host and its clock may differ from the receiver's \
+                 (say --assume-synced-clocks if both are synchronised)",
+            ),
+            DelayMissing::ClocksDisagree { ahead_ns } => write!(
+                f,
+                "probes arrived up to {:.3} ms before they were sent: the clocks are not \
+                 synchronised",
+                *ahead_ns as f64 / 1e6
+            ),
+            DelayMissing::NoProbes => f.write_str("no probe arrived"),
+        }
+    }
+}
+
+/// Which stream a row belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RecordStream {
+    /// The group.
+    pub group: Group,
+    /// The sender's address.
+    pub source: IpAddr,
+    /// The sender run.
+    pub sender_id: SenderId,
+}
+
+/// Received and lost probes over time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeline {
+    /// When the first interval starts (the record's first arrival), ns
+    /// since the Unix epoch.
+    pub start_ns: u64,
+    /// The length of every interval, ns.
+    pub bin_ns: u64,
+    /// The intervals, from the first.
+    pub bins: Vec<TimelineBin>,
+}
+
+/// One interval of a [`Timeline`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TimelineBin {
+    /// Probes that arrived in it (duplicates and late ones included).
+    pub received: u64,
+    /// Probes lost in it (see the module documentation).
+    pub lost: u64,
+    /// UDP payload bytes that arrived in it.
+    pub bytes: u64,
+    /// The median one-way delay of its probes, ns, where delay is shown
+    /// (negative delays count as 0).
+    pub delay_p50_ns: Option<u64>,
+    /// The largest one-way delay, ns, where delay is shown.
+    pub delay_max_ns: Option<u64>,
+}
+
+/// The figures of a stream or of the whole record.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    /// The probe counters (summed over the streams for the record).
+    pub counts: ProbeCounts,
+    /// The first and last arrival, ns since the Unix epoch.
+    pub first_arrival_ns: u64,
+    /// The last arrival.
+    pub last_arrival_ns: u64,
+    /// One-way delay (ns; negative values count as 0), or why it is not
+    /// shown. For the record: the streams that show it.
+    pub delay: Result<Histogram, DelayMissing>,
+    /// Interarrival gaps (ns) between consecutive probes of a stream at the
+    /// receiver (duplicates left out).
+    pub gaps: Histogram,
+    /// The lengths of the loss runs, in probes: `count()` is the number of
+    /// runs, `max()` the longest.
+    pub loss_runs: Histogram,
+    /// Over time; `None` for streams past the first [`TIMELINE_STREAMS`].
+    pub timeline: Option<Timeline>,
+}
+
+/// One stream of a record.
+#[derive(Debug, Clone)]
+pub struct StreamAnalysis {
+    /// Whose.
+    pub stream: RecordStream,
+    /// Its figures.
+    pub figures: Figures,
+}
+
+/// What a record holds: each stream and the whole.
+#[derive(Debug, Clone)]
+pub struct RecordAnalysis {
+    /// Rows read.
+    pub rows: u64,
+    /// The whole record (every stream, also those forgotten).
+    pub total: Figures,
+    /// The streams, in order of their first row.
+    pub streams: Vec<StreamAnalysis>,
+    /// Streams forgotten to make room (see [`MAX_RECORD_STREAMS`]).
+    pub evicted_streams: u64,
+}
+
+/// One interval while the record is read.
+#[derive(Debug, Clone, Default)]
+struct Bin {
+    received: u64,
+    lost: u64,
+    bytes: u64,
+    delay: Option<Box<Histogram>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Bins(Vec<Bin>);
+
+impl Bins {
+    fn at(&mut self, i: usize) -> &mut Bin {
+        if self.0.len() <= i {
+            self.0.resize_with(i + 1, Bin::default);
+        }
+        &mut self.0[i]
+    }
+
+    fn halve(&mut self) {
+        let old = std::mem::take(&mut self.0);
+        let mut it = old.into_iter();
+        while let Some(mut a) = it.next() {
+            if let Some(b) = it.next() {
+                a.received += b.received;
+                a.lost = a.lost.saturating_add(b.lost);
+                a.bytes += b.bytes;
+                a.delay = match (a.delay, b.delay) {
+                    (Some(mut x), Some(y)) => {
+                        x.merge(&y);
+                        Some(x)
+                    }
+                    (x, y) => x.or(y),
+                };
+            }
+            self.0.push(a);
+        }
+    }
+
+    fn timeline(&self, start_ns: u64, bin_ns: u64, len: usize) -> Timeline {
+        let mut bins: Vec<TimelineBin> = self
+            .0
+            .iter()
+            .map(|b| TimelineBin {
+                received: b.received,
+                lost: b.lost,
+                bytes: b.bytes,
+                delay_p50_ns: b.delay.as_ref().and_then(|h| h.quantile(0.5)),
+                delay_max_ns: b.delay.as_ref().and_then(|h| h.max()),
+            })
+            .collect();
+        bins.resize(len.max(bins.len()), TimelineBin::default());
+        Timeline {
+            start_ns,
+            bin_ns,
+            bins,
+        }
+    }
+}
+
+/// A gap not yet final: sequence numbers `first .. first + len`, lost
+/// between the arrivals of `seq_a` (at `t_a`) and `seq_b` (at `t_b`).
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    first: u64,
+    len: u64,
+    seq_a: u64,
+    t_a: u64,
+    seq_b: u64,
+    t_b: u64,
+}
+
+impl Run {
+    /// When sequence number `seq_a + k` is taken to be lost: evenly spread.
+    fn time_of(&self, seq: u64) -> u64 {
+        let span = self.t_b.saturating_sub(self.t_a);
+        let k = seq.wrapping_sub(self.seq_a);
+        let n1 = self.seq_b.wrapping_sub(self.seq_a).max(1);
+        self.t_a + (u128::from(span) * u128::from(k) / u128::from(n1)) as u64
+    }
+}
+
+#[derive(Debug, Clone)]
+struct StreamState {
+    stream: RecordStream,
+    stats: StreamStats,
+    shows_delay: bool,
+    delay: Histogram,
+    gaps: Histogram,
+    loss_runs: Histogram,
+    pending: VecDeque<Run>,
+    first_arrival_ns: u64,
+    last_arrival_ns: u64,
+    /// When the highest sequence number arrived.
+    highest_arrival_ns: u64,
+    bins: Option<Bins>,
+    /// The row that created it, and the last row it had.
+    created: u64,
+    last_seen: u64,
+}
+
+impl StreamState {
+    fn new(stream: RecordStream, shows_delay: bool, with_timeline: bool) -> StreamState {
+        StreamState {
+            stream,
+            stats: StreamStats::new(),
+            shows_delay,
+            delay: Histogram::new(),
+            gaps: Histogram::new(),
+            loss_runs: Histogram::new(),
+            pending: VecDeque::new(),
+            first_arrival_ns: 0,
+            last_arrival_ns: 0,
+            highest_arrival_ns: 0,
+            bins: with_timeline.then(Bins::default),
+            created: 0,
+            last_seen: 0,
+        }
+    }
+
+    /// Moves the runs that fell out of the reorder window to the lengths.
+    fn settle(&mut self, highest: u64) {
+        while let Some(r) = self.pending.front() {
+            let last = r.first.wrapping_add(r.len - 1);
+            if highest.wrapping_sub(last) < REORDER_WINDOW {
+                break;
+            }
+            self.loss_runs.record(r.len);
+            self.pending.pop_front();
+        }
+    }
+
+    /// A reordered probe fills `seq`: splits its run; returns when that
+    /// loss had been counted.
+    fn fill(&mut self, seq: u64) -> Option<u64> {
+        let i = self
+            .pending
+            .iter()
+            .rposition(|r| seq.wrapping_sub(r.first) < r.len)?;
+        let r = self.pending[i];
+        let left = seq.wrapping_sub(r.first);
+        let right = r.len - left - 1;
+        let t = r.time_of(seq);
+        match (left, right) {
+            (0, 0) => {
+                self.pending.remove(i);
+            }
+            (0, _) => {
+                self.pending[i].first = seq.wrapping_add(1);
+                self.pending[i].len = right;
+            }
+            (_, 0) => self.pending[i].len = left,
+            _ => {
+                self.pending[i].len = left;
+                self.pending.insert(
+                    i + 1,
+                    Run {
+                        first: seq.wrapping_add(1),
+                        len: right,
+                        ..r
+                    },
+                );
+            }
+        }
+        Some(t)
+    }
+
+    fn figures(mut self, timeline: Option<Timeline>) -> (RecordStream, Figures, bool) {
+        for r in self.pending.drain(..) {
+            self.loss_runs.record(r.len);
+        }
+        let min_delay = self.stats.delay().map(|d| d.min_ns);
+        let delay = match min_delay {
+            None => Err(DelayMissing::NoProbes),
+            Some(_) if !self.shows_delay => Err(DelayMissing::OtherHost),
+            Some(m) if m < -CLOCK_TOLERANCE_NS => Err(DelayMissing::ClocksDisagree {
+                ahead_ns: m.unsigned_abs(),
+            }),
+            Some(_) => Ok(self.delay),
+        };
+        let figures = Figures {
+            counts: self.stats.counts(),
+            first_arrival_ns: self.first_arrival_ns,
+            last_arrival_ns: self.stats.last_arrival_ns(),
+            delay,
+            gaps: self.gaps,
+            loss_runs: self.loss_runs,
+            timeline,
+        };
+        (self.stream, figures, self.shows_delay)
+    }
+}
+
+/// Reads a record's rows one at a time and gives their [`RecordAnalysis`].
+///
+/// ```
+/// use mcast::{DelayPolicy, RecordAnalyzer, RecordReader};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let csv = "arrival_unix_ns,source,group,port,sender_id,seq,send_unix_ns,bytes\n\
+///            1000200000,127.0.0.1,239.1.1.1,5000,00000000000000aa,1,1000000000,32\n\
+///            1010200000,127.0.0.1,239.1.1.1,5000,00000000000000aa,3,1010000000,32\n";
+/// let mut analyzer = RecordAnalyzer::new(DelayPolicy::SameHost(Vec::new()));
+/// for row in RecordReader::new(csv.as_bytes())? {
+///     analyzer.add(&row?);
+/// }
+/// let a = analyzer.finish();
+/// assert_eq!((a.total.counts.received, a.total.counts.lost), (2, 1));
+/// assert_eq!(a.total.delay.unwrap().max(), Some(200_000));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RecordAnalyzer {
+    policy: DelayPolicy,
+    rows: u64,
+    start_ns: Option<u64>,
+    bin_ns: u64,
+    total_bins: Bins,
+    streams: Vec<StreamState>,
+    index: HashMap<RecordStream, usize>,
+    /// The stream of the previous row.
+    last: Option<(RecordStream, usize)>,
+    timelines_given: usize,
+    /// What forgotten streams leave in the totals.
+    evicted: Option<Figures>,
+    /// Whether one of them showed delay with clocks that disagree.
+    evicted_clocks_disagree: Option<DelayMissing>,
+    evicted_count: u64,
+}
+
+impl RecordAnalyzer {
+    /// An analyzer that shows delay as `policy` says.
+    pub fn new(policy: DelayPolicy) -> RecordAnalyzer {
+        RecordAnalyzer {
+            policy,
+            rows: 0,
+            start_ns: None,
+            bin_ns: FIRST_BIN_NS,
+            total_bins: Bins::default(),
+            streams: Vec::new(),
+            index: HashMap::new(),
+            last: None,
+            timelines_given: 0,
+            evicted: None,
+            evicted_clocks_disagree: None,
+            evicted_count: 0,
+        }
+    }
+
+    /// The interval of time `t`, merging intervals until it fits.
+    fn bin_of(&mut self, t: u64) -> usize {
+        let start = *self.start_ns.get_or_insert(t);
+        loop {
+            let i = t.saturating_sub(start) / self.bin_ns;
+            if i < MAX_POINTS as u64 {
+                return i as usize;
+            }
+            self.bin_ns = self.bin_ns.saturating_mul(2);
+            self.total_bins.halve();
+            for s in &mut self.streams {
+                if let Some(b) = &mut s.bins {
+                    b.halve();
+                }
+            }
+        }
+    }
+
+    /// The index of the row's stream, added if new.
+    fn stream(&mut self, key: RecordStream) -> usize {
+        if let Some((k, i)) = self.last {
+            if k == key {
+                return i;
+            }
+        }
+        let i = match self.index.get(&key) {
+            Some(&i) => i,
+            None => {
+                if self.streams.len() >= MAX_RECORD_STREAMS {
+                    self.evict();
+                }
+                let with_timeline = self.timelines_given < TIMELINE_STREAMS;
+                self.timelines_given += usize::from(with_timeline);
+                let shows = self.policy.shows(key.source);
+                let mut s = StreamState::new(key, shows, with_timeline);
+                s.created = self.rows;
+                self.streams.push(s);
+                self.index.insert(key, self.streams.len() - 1);
+                self.streams.len() - 1
+            }
+        };
+        self.last = Some((key, i));
+        i
+    }
+
+    fn evict(&mut self) {
+        let Some(i) = (0..self.streams.len()).min_by_key(|&i| self.streams[i].last_seen) else {
+            return;
+        };
+        let s = self.streams.swap_remove(i);
+        self.index.remove(&s.stream);
+        if let Some(moved) = self.streams.get(i) {
+            self.index.insert(moved.stream, i);
+        }
+        self.last = None;
+        self.evicted_count += 1;
+        let (_, f, shows) = s.figures(None);
+        if let (true, Err(e @ DelayMissing::ClocksDisagree { .. })) = (shows, &f.delay) {
+            let e = *e;
+            self.evicted_clocks_disagree.get_or_insert(e);
+        }
+        // Only what the totals need, merged into one.
+        match &mut self.evicted {
+            Some(acc) => merge_into(acc, &f),
+            None => self.evicted = Some(f),
+        }
+    }
+
+    /// Counts one row.
+    pub fn add(&mut self, row: &RecordRow) {
+        self.rows += 1;
+        let key = RecordStream {
+            group: row.group,
+            source: row.source,
+            sender_id: row.sender_id,
+        };
+        let t = row.arrival_unix_ns;
+        let bin = self.bin_of(t);
+        let si = self.stream(key);
+        let rows = self.rows;
+        let s = &mut self.streams[si];
+        s.last_seen = rows;
+        let arrival = s
+            .stats
+            .on_probe(row.seq, row.send_unix_ns, t, row.bytes as usize);
+        let delay = (s.shows_delay && arrival != Arrival::Duplicate).then(|| {
+            let d = i128::from(t) - i128::from(row.send_unix_ns);
+            u64::try_from(d.max(0)).unwrap_or(u64::MAX)
+        });
+        if let Some(d) = delay {
+            s.delay.record(d);
+        }
+        if !matches!(arrival, Arrival::First | Arrival::Duplicate) {
+            s.gaps.record(t.saturating_sub(s.last_arrival_ns));
+        }
+        if arrival != Arrival::Duplicate {
+            s.last_arrival_ns = t;
+        }
+        if arrival == Arrival::First {
+            s.first_arrival_ns = t;
+        }
+        let mut lost_at: Option<Run> = None;
+        let mut filled_at: Option<u64> = None;
+        match arrival {
+            Arrival::First | Arrival::InOrder => s.highest_arrival_ns = t,
+            Arrival::Gap(n) => {
+                let run = Run {
+                    first: row.seq.wrapping_sub(n),
+                    len: n,
+                    seq_a: row.seq.wrapping_sub(n + 1),
+                    t_a: s.highest_arrival_ns.min(t),
+                    seq_b: row.seq,
+                    t_b: t,
+                };
+                s.pending.push_back(run);
+                lost_at = Some(run);
+                s.highest_arrival_ns = t;
+            }
+            Arrival::Reordered => filled_at = s.fill(row.seq),
+            Arrival::Duplicate | Arrival::Late => {}
+        }
+        if matches!(arrival, Arrival::InOrder | Arrival::Gap(_)) {
+            s.settle(row.seq);
+        }
+        // The timelines.
+        let bytes = u64::from(row.bytes);
+        let start = self.start_ns.unwrap_or(t);
+        let bin_ns = self.bin_ns;
+        let bin_of = |t: u64| (t.saturating_sub(start) / bin_ns) as usize;
+        let targets = [self.streams[si].bins.as_mut(), Some(&mut self.total_bins)];
+        for bins in targets.into_iter().flatten() {
+            let b = bins.at(bin);
+            b.received += 1;
+            b.bytes += bytes;
+            if let Some(d) = delay {
+                b.delay.get_or_insert_with(Default::default).record(d);
+            }
+            if let Some(run) = &lost_at {
+                spread(bins, run, start, bin_ns);
+            }
+            if let Some(t) = filled_at {
+                let b = bins.at(bin_of(t));
+                b.lost = b.lost.saturating_sub(1);
+            }
+        }
+    }
+
+    /// The analysis of everything added.
+    pub fn finish(self) -> RecordAnalysis {
+        let start = self.start_ns.unwrap_or(0);
+        let len = self.total_bins.0.len();
+        let mut total = Figures {
+            counts: ProbeCounts::default(),
+            first_arrival_ns: u64::MAX,
+            last_arrival_ns: 0,
+            delay: Err(DelayMissing::NoProbes),
+            gaps: Histogram::new(),
+            loss_runs: Histogram::new(),
+            timeline: Some(self.total_bins.timeline(start, self.bin_ns, len)),
+        };
+        // The first reason a stream's delay is missing, and whether a
+        // stream whose delays are in the record's intervals turned out to
+        // have clocks that disagree.
+        let mut missing = None;
+        let mut disagree = self.evicted_clocks_disagree;
+        if let Some(f) = &self.evicted {
+            merge_into(&mut total, f);
+        }
+        let mut streams = Vec::new();
+        let mut kept = self.streams;
+        kept.sort_by_key(|s| s.created);
+        for s in kept {
+            let timeline = s.bins.as_ref().map(|b| b.timeline(start, self.bin_ns, len));
+            let (stream, f, shows) = s.figures(timeline);
+            if let Err(e) = f.delay {
+                if shows && matches!(e, DelayMissing::ClocksDisagree { .. }) {
+                    disagree.get_or_insert(e);
+                }
+                missing.get_or_insert(e);
+            }
+            merge_into(&mut total, &f);
+            streams.push(StreamAnalysis { stream, figures: f });
+        }
+        if total.first_arrival_ns == u64::MAX {
+            total.first_arrival_ns = 0;
+        }
+        if let Some(e) = disagree {
+            total.delay = Err(e);
+            if let Some(t) = &mut total.timeline {
+                for b in &mut t.bins {
+                    b.delay_p50_ns = None;
+                    b.delay_max_ns = None;
+                }
+            }
+        } else if total.delay.is_err() {
+            total.delay = Err(missing.unwrap_or(DelayMissing::NoProbes));
+        }
+        RecordAnalysis {
+            rows: self.rows,
+            total,
+            streams,
+            evicted_streams: self.evicted_count,
+        }
+    }
+}
+
+/// Adds a stream's figures (not its timeline) to `acc`.
+fn merge_into(acc: &mut Figures, f: &Figures) {
+    acc.counts.add(&f.counts);
+    if f.counts.received > 0 {
+        acc.first_arrival_ns = acc.first_arrival_ns.min(f.first_arrival_ns);
+        acc.last_arrival_ns = acc.last_arrival_ns.max(f.last_arrival_ns);
+    }
+    acc.gaps.merge(&f.gaps);
+    acc.loss_runs.merge(&f.loss_runs);
+    if let Ok(d) = &f.delay {
+        match &mut acc.delay {
+            Ok(a) => a.merge(d),
+            Err(_) => acc.delay = Ok(d.clone()),
+        }
+    }
+}
+
+/// Adds the probes of a new gap to the intervals they are spread over.
+fn spread(bins: &mut Bins, run: &Run, start: u64, bin_ns: u64) {
+    let n = run.len;
+    let span = u128::from(run.t_b.saturating_sub(run.t_a));
+    let first = (run.t_a.saturating_sub(start) / bin_ns) as usize;
+    let last = (run.t_b.saturating_sub(start) / bin_ns) as usize;
+    let mut counted = 0u64;
+    for i in first..=last {
+        // Probes k = 1..=n of the gap are lost at t_a + span·k/(n+1): those
+        // before the interval's end.
+        let below = if i == last {
+            n
+        } else {
+            let end = start + (i as u64 + 1) * bin_ns;
+            let m = u128::from(end - run.t_a) * (u128::from(n) + 1);
+            (m - 1)
+                .checked_div(span)
+                .map_or(n, |k| k.min(u128::from(n)) as u64)
+        };
+        let here = below - counted;
+        if here > 0 {
+            let b = bins.at(i);
+            b.lost = b.lost.saturating_add(here);
+        }
+        counted = below;
+    }
+}
+
+#[cfg(test)]
+mod tests;
