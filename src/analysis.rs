@@ -35,6 +35,13 @@
 //! probe arrived more than 1 ms before it was sent: the clocks disagree.
 //! Otherwise [`DelayMissing`] says why it is missing.
 //!
+//! # Wi-Fi signatures
+//!
+//! Each stream feeds a [`DtimDetector`] (its probes in sequence order) and a
+//! [`BasicRateDetector`] (1-second intervals of arrival time: the rate
+//! offered over the sequence numbers the interval spans, the probes
+//! expected and lost in it).
+//!
 //! # Memory
 //!
 //! Per stream: the counters (about 600 bytes), two [`Histogram`]s (gaps
@@ -50,6 +57,8 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
 
+use crate::basic_rate::{BasicRateDetector, RateFinding};
+use crate::dtim::{DtimBursts, DtimDetector};
 use crate::group::Group;
 use crate::histogram::Histogram;
 use crate::probe::SenderId;
@@ -69,6 +78,9 @@ pub const MAX_RECORD_STREAMS: usize = 1024;
 
 /// The first interval.
 const FIRST_BIN_NS: u64 = 1_000_000;
+
+/// The intervals the basic-rate detector is fed, as `recv` counts them.
+const RATE_INTERVAL_NS: u64 = 1_000_000_000;
 
 /// A probe that arrives more than this before it was sent shows that the
 /// clocks disagree.
@@ -200,6 +212,11 @@ pub struct StreamAnalysis {
     pub stream: RecordStream,
     /// Its figures.
     pub figures: Figures,
+    /// DTIM bunching, if its arrivals show it ([`DtimDetector`]).
+    pub bursts: Option<DtimBursts>,
+    /// Loss that began above a rate ([`BasicRateDetector`], fed with
+    /// 1-second intervals).
+    pub basic_rate: Option<RateFinding>,
 }
 
 /// What a record holds: each stream and the whole.
@@ -312,6 +329,11 @@ struct StreamState {
     /// When the highest sequence number arrived.
     highest_arrival_ns: u64,
     bins: Option<Bins>,
+    dtim: DtimDetector,
+    rate: BasicRateDetector,
+    /// The current 1-second interval: its start and the counters then.
+    interval_start_ns: u64,
+    interval_counts: ProbeCounts,
     /// The row that created it, and the last row it had.
     created: u64,
     last_seen: u64,
@@ -331,6 +353,10 @@ impl StreamState {
             last_arrival_ns: 0,
             highest_arrival_ns: 0,
             bins: with_timeline.then(Bins::default),
+            dtim: DtimDetector::new(),
+            rate: BasicRateDetector::new(),
+            interval_start_ns: 0,
+            interval_counts: ProbeCounts::default(),
             created: 0,
             last_seen: 0,
         }
@@ -381,6 +407,32 @@ impl StreamState {
             }
         }
         Some(t)
+    }
+
+    /// Ends the 1-second interval if it is over: feeds the basic-rate
+    /// detector the rate offered (the sequence numbers it spans, at the
+    /// mean probe size), the probes expected and lost.
+    fn interval(&mut self, now_ns: u64) {
+        let span = now_ns.saturating_sub(self.interval_start_ns);
+        if span < RATE_INTERVAL_NS {
+            return;
+        }
+        let c = self.stats.counts();
+        let was = std::mem::replace(&mut self.interval_counts, c);
+        self.interval_start_ns = now_ns;
+        let received = c.received - was.received;
+        let expected = c.expected - was.expected;
+        if received == 0 {
+            return;
+        }
+        let bits =
+            u128::from(expected) * u128::from(c.bytes - was.bytes) * 8 / u128::from(received);
+        let bps = bits * 1_000_000_000 / u128::from(span);
+        self.rate.on_interval(
+            u64::try_from(bps).unwrap_or(u64::MAX),
+            expected,
+            c.lost.saturating_sub(was.lost),
+        );
     }
 
     fn figures(mut self, timeline: Option<Timeline>) -> (RecordStream, Figures, bool) {
@@ -565,6 +617,10 @@ impl RecordAnalyzer {
         }
         if arrival == Arrival::First {
             s.first_arrival_ns = t;
+            s.interval_start_ns = t;
+        }
+        if matches!(arrival, Arrival::First | Arrival::InOrder | Arrival::Gap(_)) {
+            s.dtim.on_probe(row.send_unix_ns, t);
         }
         let mut lost_at: Option<Run> = None;
         let mut filled_at: Option<u64> = None;
@@ -589,6 +645,7 @@ impl RecordAnalyzer {
         if matches!(arrival, Arrival::InOrder | Arrival::Gap(_)) {
             s.settle(row.seq);
         }
+        s.interval(t);
         // The timelines.
         let bytes = u64::from(row.bytes);
         let start = self.start_ns.unwrap_or(t);
@@ -638,6 +695,7 @@ impl RecordAnalyzer {
         kept.sort_by_key(|s| s.created);
         for s in kept {
             let timeline = s.bins.as_ref().map(|b| b.timeline(start, self.bin_ns, len));
+            let (bursts, basic_rate) = (s.dtim.bursts(), s.rate.finding());
             let (stream, f, shows) = s.figures(timeline);
             if let Err(e) = f.delay {
                 if shows && matches!(e, DelayMissing::ClocksDisagree { .. }) {
@@ -646,7 +704,12 @@ impl RecordAnalyzer {
                 missing.get_or_insert(e);
             }
             merge_into(&mut total, &f);
-            streams.push(StreamAnalysis { stream, figures: f });
+            streams.push(StreamAnalysis {
+                stream,
+                figures: f,
+                bursts,
+                basic_rate,
+            });
         }
         if total.first_arrival_ns == u64::MAX {
             total.first_arrival_ns = 0;

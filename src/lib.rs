@@ -50,6 +50,8 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod analysis;
+mod basic_rate;
+mod dtim;
 mod duration;
 mod error;
 mod escape;
@@ -71,6 +73,8 @@ pub use analysis::{
     DelayMissing, DelayPolicy, Figures, RecordAnalysis, RecordAnalyzer, RecordStream,
     StreamAnalysis, Timeline, TimelineBin, MAX_POINTS, MAX_RECORD_STREAMS, TIMELINE_STREAMS,
 };
+pub use basic_rate::{BasicRateDetector, RateFinding};
+pub use dtim::{DtimBursts, DtimDetector, BEACON_INTERVAL_NS};
 pub use duration::{format_duration, parse_duration, ParseDurationError};
 pub use error::Error;
 pub use escape::{escape_text, hex, hex_dump};

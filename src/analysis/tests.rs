@@ -355,3 +355,48 @@ fn memory_stays_bounded_with_many_streams() {
     assert_eq!(with.iter().filter(|&&w| w).count(), TIMELINE_STREAMS);
     assert!(with[..TIMELINE_STREAMS].iter().all(|&w| w));
 }
+
+#[test]
+fn wifi_signatures_per_stream() {
+    let mut a = local();
+    // Stream 1: 200/s held until every second beacon (DTIM 2).
+    let period = 2 * crate::dtim::BEACON_INTERVAL_NS;
+    for i in 0..4000u64 {
+        let sent = T0 + i * 5 * MS;
+        let release = sent.div_ceil(period) * period + (i % 41) * 30_000;
+        a.add(&row("127.0.0.1", 1, i, sent, release));
+    }
+    // Stream 2: a ramp of 1000-byte probes from 0.2 to 3 Mbit/s, 5 s a
+    // step, through a 1 Mbit/s cap.
+    let mut seq = 0u64;
+    let mut t = T0;
+    for step in 2..=30u64 {
+        let pps = step * 100_000 / 8000;
+        let carried = 1_000_000 / 8000;
+        for _ in 0..5 {
+            for k in 0..pps {
+                seq += 1;
+                let at = t + k * 1_000_000_000 / pps;
+                if k < carried {
+                    let mut r = row("127.0.0.1", 2, seq, at, at + MS);
+                    r.bytes = 1000;
+                    a.add(&r);
+                }
+            }
+            t += 1_000_000_000;
+        }
+    }
+    let r = a.finish();
+    let b = r.streams[0].bursts.unwrap();
+    assert_eq!(b.beacon_intervals, 2);
+    assert!((b.period_ms() - 204.8).abs() < 2.0, "{b:?}");
+    assert_eq!(r.streams[0].basic_rate, None);
+    assert_eq!(r.streams[1].bursts, None);
+    let f = r.streams[1].basic_rate.unwrap();
+    assert!(f.clean_up_to_bps.abs_diff(1_000_000) < 50_000, "{f:?}");
+    assert!(
+        f.lossy_from_bps > 1_000_000 && f.lossy_from_bps < 1_200_000,
+        "{f:?}"
+    );
+    assert!(f.delivered_bps.abs_diff(1_000_000) < 100_000, "{f:?}");
+}
