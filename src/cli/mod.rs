@@ -14,6 +14,7 @@ mod logger;
 mod output;
 mod ping;
 mod recv;
+mod report;
 mod send;
 mod signals;
 
@@ -80,7 +81,23 @@ enum Command {
     /// loop test and, with --peer, the path to a peer running `recv --echo`.
     #[command(after_help = SELECTION_RULE)]
     Doctor(DoctorArgs),
+    /// Draw a record of `recv --record` as an SVG: probes received and lost
+    /// over time, one-way delay, the interarrival gaps and the loss runs.
+    #[command(after_help = REPORT_HELP)]
+    Report(ReportArgs),
 }
+
+const REPORT_HELP: &str = "\
+The SVG has four panels: received and lost probes per interval (about 150-300
+intervals), one-way delay per interval (median and maximum; only for senders
+on this host, or with --assume-synced-clocks, else a note says why), the
+interarrival-gap histogram (log time axis: DTIM bursts show as a peak near
+zero and one at 102.4 ms x DTIM) and the loss-run lengths. The title names
+the group, source and time span, and the findings: DTIM bursts, and loss that
+began above a rate (Wi-Fi's multicast basic rate). No script, nothing fetched.
+
+Exit codes: 0 done, 1 the record cannot be read (the error names the line and
+column) or the SVG cannot be written, 2 bad input.";
 
 /// Options every subcommand shares.
 #[derive(Debug, Clone, Copy)]
@@ -245,6 +262,21 @@ struct DoctorArgs {
     broadcast: bool,
 }
 
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// The record (`mcast recv --record FILE`), or - for standard input.
+    #[arg(value_name = "FILE")]
+    file: std::path::PathBuf,
+    /// Where to write the SVG; - for standard output. Default: FILE with the
+    /// extension .svg (run.csv -> run.svg), or standard output when FILE is -.
+    #[arg(short, long, value_name = "OUT.svg")]
+    output: Option<std::path::PathBuf>,
+    /// Show one-way delay for senders on other hosts too (their clocks must
+    /// be synchronised); senders on this host always show it.
+    #[arg(long)]
+    assume_synced_clocks: bool,
+}
+
 fn rate(s: &str) -> Result<mcast::Rate, String> {
     mcast::parse_rate(s).map_err(|e| e.to_string())
 }
@@ -375,6 +407,7 @@ pub(crate) fn main() -> i32 {
             ping::run(a, &common)
         }
         Command::Doctor(a) => doctor::run(a, &common),
+        Command::Report(a) => report::run(a, &common),
     };
     match result {
         Ok(false) => EXIT_OK,
