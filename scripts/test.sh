@@ -37,6 +37,7 @@ packages=(
     gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
     qemu-user iproute2 nftables iperf socat tshark tcpdump
     iputils-ping util-linux bsdutils procps file binutils
+    chromium fonts-dejavu-core
 )
 missing=()
 for p in "${packages[@]}"; do
