@@ -76,6 +76,9 @@ pub const TIMELINE_STREAMS: usize = 32;
 /// How many streams are kept at once.
 pub const MAX_RECORD_STREAMS: usize = 1024;
 
+/// How many recent streams are looked up before the hash map.
+const RECENT: usize = 4;
+
 /// The first interval.
 const FIRST_BIN_NS: u64 = 1_000_000;
 
@@ -488,8 +491,9 @@ pub struct RecordAnalyzer {
     total_bins: Bins,
     streams: Vec<StreamState>,
     index: HashMap<RecordStream, usize>,
-    /// The stream of the previous row.
-    last: Option<(RecordStream, usize)>,
+    /// The streams of the last rows, most recent first: interleaved
+    /// streams skip the hash map.
+    recent: [Option<(RecordStream, usize)>; RECENT],
     timelines_given: usize,
     /// What forgotten streams leave in the totals.
     evicted: Option<Figures>,
@@ -509,7 +513,7 @@ impl RecordAnalyzer {
             total_bins: Bins::default(),
             streams: Vec::new(),
             index: HashMap::new(),
-            last: None,
+            recent: [None; RECENT],
             timelines_given: 0,
             evicted: None,
             evicted_clocks_disagree: None,
@@ -537,10 +541,14 @@ impl RecordAnalyzer {
 
     /// The index of the row's stream, added if new.
     fn stream(&mut self, key: RecordStream) -> usize {
-        if let Some((k, i)) = self.last {
-            if k == key {
-                return i;
-            }
+        if let Some(pos) = self
+            .recent
+            .iter()
+            .position(|r| r.is_some_and(|(k, _)| k == key))
+        {
+            // Most recent first.
+            self.recent[..=pos].rotate_right(1);
+            return self.recent[0].map_or(0, |(_, i)| i);
         }
         let i = match self.index.get(&key) {
             Some(&i) => i,
@@ -558,7 +566,8 @@ impl RecordAnalyzer {
                 self.streams.len() - 1
             }
         };
-        self.last = Some((key, i));
+        self.recent.rotate_right(1);
+        self.recent[0] = Some((key, i));
         i
     }
 
@@ -571,7 +580,7 @@ impl RecordAnalyzer {
         if let Some(moved) = self.streams.get(i) {
             self.index.insert(moved.stream, i);
         }
-        self.last = None;
+        self.recent = [None; RECENT];
         self.evicted_count += 1;
         let (_, f, shows) = s.figures(None);
         if let (true, Err(e @ DelayMissing::ClocksDisagree { .. })) = (shows, &f.delay) {
