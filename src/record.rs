@@ -35,8 +35,8 @@
 //! [`RecordWriter`] formats each row into its own buffer (no allocation per
 //! row; the address columns are formatted once per stream change) and writes
 //! in blocks. [`RecordReader`] parses the bytes of its reader's buffer in
-//! place: no `String` per row, the address columns are parsed only when they
-//! differ from the previous row's, and memory stays at one line's worth
+//! place: no `String` per row, the address columns are parsed only for a
+//! stream that is not among the last 16 seen, and memory stays at one line's worth
 //! whatever the file's length.
 
 use std::fmt;
@@ -326,10 +326,11 @@ type Key = (IpAddr, Group, SenderId);
 /// Reads a record row by row, from any [`BufRead`] (give it a large buffer,
 /// e.g. `BufReader::with_capacity(1 << 20, file)`, for speed).
 ///
-/// Rows are parsed in the reader's buffer; a row that straddles the end of
-/// the buffer, and any row with an error, is read again whole into a small
-/// line buffer to be parsed or reported. Errors name the line and the
-/// column.
+/// Rows are parsed in the reader's buffer; the address columns are looked
+/// up among those of the last 16 streams seen and parsed only for a new
+/// one. A row that straddles the end of the buffer, a row of a new stream
+/// and any row with an error is read again whole into a small line buffer
+/// to be parsed or reported. Errors name the line and the column.
 #[derive(Debug)]
 pub struct RecordReader<R: BufRead> {
     inner: R,
@@ -337,12 +338,18 @@ pub struct RecordReader<R: BufRead> {
     line: u64,
     /// A whole line, for rows not parsed in place.
     spill: Vec<u8>,
-    /// The address columns (`source,group,port,sender_id`) of the last
-    /// row, as text, and as parsed.
-    key_text: Vec<u8>,
-    key: Option<Key>,
+    /// The address columns (`source,group,port,sender_id`) of recent
+    /// streams, as text and as parsed, and which one the last row had.
+    keys: Vec<(Vec<u8>, Key)>,
+    last_key: usize,
+    /// The entry a new stream replaces once `keys` is full.
+    next_evict: usize,
     failed: bool,
 }
+
+/// How many streams' address columns a reader remembers: interleaved rows
+/// of up to this many streams are all parsed in place.
+const KEY_CACHE: usize = 16;
 
 /// A row parsed from bytes, its address columns still text.
 struct Raw {
@@ -379,8 +386,9 @@ impl<R: BufRead> RecordReader<R> {
             inner,
             line: 0,
             spill: Vec::with_capacity(256),
-            key_text: Vec::with_capacity(96),
-            key: None,
+            keys: Vec::with_capacity(KEY_CACHE),
+            last_key: 0,
+            next_evict: 0,
             failed: false,
         };
         if !r.read_line()? {
@@ -428,14 +436,23 @@ impl<R: BufRead> RecordReader<R> {
         if buf.is_empty() {
             return Ok(None);
         }
-        if self.key.is_some() {
-            if let Ok(raw) = parse(buf, &self.key_text) {
-                if raw.key_end - raw.key_start == self.key_text.len() {
-                    let row = self.row(&raw);
-                    self.inner.consume(raw.len);
-                    self.line += 1;
-                    return Ok(Some(row));
-                }
+        let known = self
+            .keys
+            .get(self.last_key)
+            .map_or(&[][..], |k| k.0.as_slice());
+        if let Ok(raw) = parse(buf, known) {
+            let text = &buf[raw.key_start..raw.key_end];
+            let hit = if text == known {
+                Some(self.last_key)
+            } else {
+                self.keys.iter().position(|k| k.0 == text)
+            };
+            if let Some(i) = hit {
+                self.last_key = i;
+                let row = self.row(&raw);
+                self.inner.consume(raw.len);
+                self.line += 1;
+                return Ok(Some(row));
             }
         }
         // Across the buffer's end, a new stream, or an error: take the
@@ -465,22 +482,29 @@ impl<R: BufRead> RecordReader<R> {
                 start,
             }) => return Err(err(Some(column), field_error(line, start, expected))),
         };
-        let key = &line[raw.key_start..raw.key_end];
-        if self.key.is_none() || key != self.key_text.as_slice() {
-            self.key = Some(parse_key(key).map_err(|(column, kind)| err(Some(column), kind))?);
-            self.key_text.clear();
-            self.key_text.extend_from_slice(key);
+        let text = &line[raw.key_start..raw.key_end];
+        match self.keys.iter().position(|k| k.0 == text) {
+            Some(i) => self.last_key = i,
+            None => {
+                let key = parse_key(text).map_err(|(column, kind)| err(Some(column), kind))?;
+                let entry = (text.to_vec(), key);
+                if self.keys.len() < KEY_CACHE {
+                    self.keys.push(entry);
+                    self.last_key = self.keys.len() - 1;
+                } else {
+                    self.keys[self.next_evict] = entry;
+                    self.last_key = self.next_evict;
+                    self.next_evict = (self.next_evict + 1) % KEY_CACHE;
+                }
+            }
         }
         Ok(self.row(&raw))
     }
 
+    /// The row, with the address columns of `keys[last_key]` (set before
+    /// every call).
     fn row(&self, raw: &Raw) -> RecordRow {
-        // Only called once `key` is set.
-        let (source, group, sender_id) = self.key.unwrap_or((
-            IpAddr::from([0, 0, 0, 0]),
-            Group::default_group(),
-            SenderId::new(0),
-        ));
+        let (source, group, sender_id) = self.keys[self.last_key].1;
         RecordRow {
             arrival_unix_ns: raw.arrival,
             source,

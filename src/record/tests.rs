@@ -97,6 +97,29 @@ fn rows_round_trip_whatever_the_buffer_size() {
 }
 
 #[test]
+fn interleaved_streams() {
+    // Two streams whose address columns have the same length, row by row;
+    // then 20 streams in turn, more than the reader remembers.
+    let mut rows = Vec::new();
+    for seq in 0..200 {
+        rows.push(row("198.18.1.10", "239.1.1.1:5000", 0xaaaa, seq));
+        rows.push(row("198.18.1.11", "239.1.1.1:5000", 0xbbbb, seq));
+    }
+    for seq in 0..100 {
+        let src = format!("198.18.1.{}", seq % 20);
+        rows.push(row(&src, "239.1.1.2:5000", seq % 20, seq));
+    }
+    let bytes = write(&rows);
+    for capacity in [64, 1 << 16] {
+        assert_eq!(
+            read_all(&bytes, capacity).unwrap(),
+            rows,
+            "capacity {capacity}"
+        );
+    }
+}
+
+#[test]
 fn crlf_and_a_last_line_without_its_end() {
     let text = "arrival_unix_ns,source,group,port,sender_id,seq,send_unix_ns,bytes\r\n\
                 5,198.18.1.1,239.1.1.1,5000,00000000000000aa,1,4,32\r\n\
