@@ -2,56 +2,6 @@
 //! the rows and in bounded memory, per stream and for the whole record,
 //! received and lost probes over time, one-way delay over time, the
 //! interarrival-gap distribution and the loss-run lengths.
-//!
-//! # Streams and loss
-//!
-//! A stream is one group, source address and sender id (a record has no
-//! source port). Its probes are counted as [`StreamStats`] counts them
-//! (the same serial-number arithmetic, reorder window and counters, so
-//! `lost` here is `lost` in `recv`'s summary). A *loss run* is a maximal
-//! range of consecutive sequence numbers that never arrived: a gap of 3
-//! is one run of length 3; a reordered probe that fills the middle of a
-//! gap splits it in two. Runs are final once they fall out of the reorder
-//! window; their lengths add up to `lost`.
-//!
-//! # Time
-//!
-//! The timeline starts at the record's first arrival with 1 ms intervals;
-//! whenever a row falls past [`MAX_POINTS`] intervals, neighbouring
-//! intervals are merged pairwise (the interval doubles), so a run of any
-//! length ends with 150 to 300 intervals (fewer only for a run shorter than
-//! 150 ms). An interval counts the probes that arrived in it and the
-//! probes lost in it: the probes of a gap are spread evenly over the time
-//! between the arrivals on either side of it (a dead second shows as a
-//! second of loss, not a spike at its end).
-//!
-//! # One-way delay
-//!
-//! Delay (arrival − send time) needs the two clocks to agree. It is shown
-//! for a stream whose source is a loopback address or one of the addresses
-//! given as this host's ([`DelayPolicy::SameHost`]: one clock), or for every
-//! stream with [`DelayPolicy::Synced`] (the user says the clocks are
-//! synchronised, `--assume-synced-clocks`). Even then it is withdrawn when a
-//! probe arrived more than 1 ms before it was sent: the clocks disagree.
-//! Otherwise [`DelayMissing`] says why it is missing.
-//!
-//! # Wi-Fi signatures
-//!
-//! Each stream feeds a [`DtimDetector`] (its probes in sequence order) and a
-//! [`BasicRateDetector`] (1-second intervals of arrival time: the rate
-//! offered over the sequence numbers the interval spans, the probes
-//! expected and lost in it).
-//!
-//! # Memory
-//!
-//! Per stream: the counters (about 600 bytes), two [`Histogram`]s (gaps
-//! and delay, typically 0.5–4 KiB each), the loss-run lengths and the gaps
-//! not yet final (within the 4096-probe reorder window: typically none,
-//! at most 2048 of 48 bytes), and for the first [`TIMELINE_STREAMS`]
-//! streams a timeline (at most 300 intervals of 32 bytes, plus a delay
-//! histogram per interval where delay is shown, typically 0.4–1 KiB). At
-//! most [`MAX_RECORD_STREAMS`] streams are kept; the one seen least recently
-//! makes room for a new one (its figures stay in the record's totals).
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -175,7 +125,7 @@ pub struct Timeline {
 pub struct TimelineBin {
     /// Probes that arrived in it (duplicates and late ones included).
     pub received: u64,
-    /// Probes lost in it (see the module documentation).
+    /// Probes lost in it (see [`RecordAnalyzer`]).
     pub lost: u64,
     /// UDP payload bytes that arrived in it.
     pub bytes: u64,
@@ -465,6 +415,59 @@ impl StreamState {
 }
 
 /// Reads a record's rows one at a time and gives their [`RecordAnalysis`].
+///
+/// # Streams and loss
+///
+/// A stream is one group, source address and sender id (a record has no
+/// source port). Its probes are counted as [`StreamStats`] counts them
+/// (the same serial-number arithmetic, reorder window and counters, so
+/// `lost` here is `lost` in `recv`'s summary). A *loss run* is a maximal
+/// range of consecutive sequence numbers that never arrived: a gap of 3
+/// is one run of length 3; a reordered probe that fills the middle of a
+/// gap splits it in two. Runs are final once they fall out of the reorder
+/// window; their lengths add up to `lost`.
+///
+/// # Time
+///
+/// The timeline starts at the record's first arrival with 1 ms intervals;
+/// whenever a row falls past [`MAX_POINTS`] intervals, neighbouring
+/// intervals are merged pairwise (the interval doubles), so a run of any
+/// length ends with 150 to 300 intervals (fewer only for a run shorter than
+/// 150 ms). An interval counts the probes that arrived in it and the
+/// probes lost in it: the probes of a gap are spread evenly over the time
+/// between the arrivals on either side of it (a dead second shows as a
+/// second of loss, not a spike at its end).
+///
+/// # One-way delay
+///
+/// Delay (arrival − send time) needs the two clocks to agree. It is shown
+/// for a stream whose source is a loopback address or one of the addresses
+/// given as this host's ([`DelayPolicy::SameHost`]: one clock), or for every
+/// stream with [`DelayPolicy::Synced`] (the user says the clocks are
+/// synchronised, `--assume-synced-clocks`). Even then it is withdrawn when a
+/// probe arrived more than 1 ms before it was sent: the clocks disagree.
+/// Otherwise [`DelayMissing`] says why it is missing.
+///
+/// # Wi-Fi signatures
+///
+/// Each stream feeds a [`DtimDetector`] (its probes in sequence order) and a
+/// [`BasicRateDetector`] (1-second intervals of arrival time: the rate
+/// offered over the sequence numbers the interval spans, the probes
+/// expected and lost in it).
+///
+/// # Memory
+///
+/// Per stream: the counters (about 600 bytes), two [`Histogram`]s (gaps
+/// and delay, typically 0.5–4 KiB each), the loss-run lengths and the gaps
+/// not yet final (within the 4096-probe reorder window: typically none,
+/// at most 2048 of 48 bytes), and for the first [`TIMELINE_STREAMS`]
+/// streams a timeline (at most 300 intervals of 32 bytes, plus a delay
+/// histogram per interval where delay is shown, typically 0.4–1 KiB). At
+/// most [`MAX_RECORD_STREAMS`] streams are kept; the one seen least recently
+/// makes room for a new one (its figures stay in the record's totals).
+///
+/// # Example
+///
 ///
 /// ```
 /// use mcast::{DelayPolicy, RecordAnalyzer, RecordReader};

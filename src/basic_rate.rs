@@ -3,28 +3,6 @@
 //! retries, so a stream that unicast would carry is lost by multicast once
 //! it is faster than that rate. Its signature: loss begins above one
 //! offered rate and never happens below it.
-//!
-//! # The rule
-//!
-//! The detector is fed intervals of one stream (e.g. one a second): the
-//! rate offered (bits/s of probe payload, from the sequence numbers and
-//! sizes, so lost probes count), the probes expected and the probes lost.
-//! An interval is *clean* without loss, *lossy* with at least 1 % loss;
-//! one with less is ignored. Rates are kept in bands of 1/8 octave (9 %).
-//! There is a finding when, with L the lowest offered rate of a lossy
-//! interval:
-//!
-//! - at least 3 clean intervals were offered less than L (in lower bands),
-//!   and none of them was lossy (by the choice of L);
-//! - at least 3 intervals at L or above are lossy, and at least 80 % of the
-//!   intervals there are.
-//!
-//! Random loss at every rate gives no clean interval below L, and loss now
-//! and then gives clean intervals above it: neither is a finding. The
-//! finding carries the highest clean rate below L (where "loss began
-//! above"), L, and the mean rate that got through in the lossy intervals
-//! (near the basic rate's capacity). Memory: a few dozen bytes per band
-//! used (at most 512 bands).
 
 /// Evidence needed for a finding.
 const MIN_INTERVALS: u32 = 3;
@@ -53,8 +31,29 @@ struct Band {
     delivered_bps: u64,
 }
 
-/// Finds loss that begins above a rate, fed interval by interval; see the
-/// [module documentation](self) for the rule.
+/// Finds loss that begins above a rate, fed interval by interval.
+///
+/// # The rule
+///
+/// The detector is fed intervals of one stream (e.g. one a second): the
+/// rate offered (bits/s of probe payload, from the sequence numbers and
+/// sizes, so lost probes count), the probes expected and the probes lost.
+/// An interval is *clean* without loss, *lossy* with at least 1 % loss;
+/// one with less is ignored. Rates are kept in bands of 1/8 octave (9 %).
+/// There is a finding when, with L the lowest offered rate of a lossy
+/// interval:
+///
+/// - at least 3 clean intervals were offered less than L (in lower bands),
+///   and none of them was lossy (by the choice of L);
+/// - at least 3 intervals at L or above are lossy, and at least 80 % of the
+///   intervals there are.
+///
+/// Random loss at every rate gives no clean interval below L, and loss now
+/// and then gives clean intervals above it: neither is a finding. The
+/// finding carries the highest clean rate below L (where "loss began
+/// above"), L, and the mean rate that got through in the lossy intervals
+/// (near the basic rate's capacity). Memory: a few dozen bytes per band
+/// used (at most 512 bands).
 #[derive(Debug, Clone, Default)]
 pub struct BasicRateDetector {
     /// Sorted by key.

@@ -2,31 +2,6 @@
 //! stations in power save and releases it after every DTIM beacon turns a
 //! steady stream into bursts every 102.4 ms × DTIM (beacons every 100 TU,
 //! 1 TU = 1024 µs).
-//!
-//! # The rule
-//!
-//! The detector is fed each probe of a stream in sequence order (duplicates
-//! and late probes left out) with its send time and its arrival time, and
-//! looks at consecutive pairs:
-//!
-//! - A probe was *held* when it arrived much closer to its predecessor than
-//!   it was sent: the send gap minus the arrival gap is at least half the
-//!   send gap and at least 1 ms. Within a DTIM burst, probes sent 5 ms apart
-//!   arrive back to back. A sender that is itself bursty sends its probes
-//!   close together and they arrive close together: not held. Random loss
-//!   widens both gaps alike: not held.
-//! - Every probe that was not held starts a burst. The time from one burst's
-//!   start to the next is compared with the multiples of the beacon
-//!   interval (1 to 10): within 5 % of one, it counts for that multiple.
-//!   Burst starts are used, not the silent gaps between bursts, because a
-//!   burst takes time on the air (at a 1 Mbit/s basic rate, a millisecond
-//!   per probe), which shortens the silent gap but not the period.
-//!
-//! There is a finding when at least half of the pairs were held, at least
-//! 60 % of the time between the first and the last burst start is in
-//! intervals of one multiple N × 102.4 ms (at least 5 of them), and their
-//! mean is within 1.5 % of N × 102.4 ms: the period is that mean. Memory is
-//! fixed (under 200 bytes).
 
 /// One beacon interval, 100 TU of 1024 µs.
 pub const BEACON_INTERVAL_NS: u64 = 102_400_000;
@@ -61,8 +36,32 @@ impl DtimBursts {
     }
 }
 
-/// Finds DTIM bunching in one stream, fed probe by probe; see the [module
-/// documentation](self) for the rule.
+/// Finds DTIM bunching in one stream, fed probe by probe.
+///
+/// # The rule
+///
+/// The detector is fed each probe of a stream in sequence order (duplicates
+/// and late probes left out) with its send time and its arrival time, and
+/// looks at consecutive pairs:
+///
+/// - A probe was *held* when it arrived much closer to its predecessor than
+///   it was sent: the send gap minus the arrival gap is at least half the
+///   send gap and at least 1 ms. Within a DTIM burst, probes sent 5 ms apart
+///   arrive back to back. A sender that is itself bursty sends its probes
+///   close together and they arrive close together: not held. Random loss
+///   widens both gaps alike: not held.
+/// - Every probe that was not held starts a burst. The time from one burst's
+///   start to the next is compared with the multiples of the beacon
+///   interval (1 to 10): within 5 % of one, it counts for that multiple.
+///   Burst starts are used, not the silent gaps between bursts, because a
+///   burst takes time on the air (at a 1 Mbit/s basic rate, a millisecond
+///   per probe), which shortens the silent gap but not the period.
+///
+/// There is a finding when at least half of the pairs were held, at least
+/// 60 % of the time between the first and the last burst start is in
+/// intervals of one multiple N × 102.4 ms (at least 5 of them), and their
+/// mean is within 1.5 % of N × 102.4 ms: the period is that mean. Memory is
+/// fixed (under 200 bytes).
 #[derive(Debug, Clone, Default)]
 pub struct DtimDetector {
     /// The previous probe's send and arrival times.

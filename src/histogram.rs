@@ -1,39 +1,6 @@
 //! A fixed-memory log-linear histogram of durations (or any `u64`), for
 //! percentiles of one-way delay, interarrival gaps, round-trip times and
 //! loss-run lengths.
-//!
-//! # Buckets and precision
-//!
-//! Values below 128 have a bucket each (exact). Above, every power of two
-//! `[2^k, 2^(k+1))` (an *octave*) is cut into 64 buckets of equal width
-//! `2^(k-6)`, as in HdrHistogram. A percentile is reported as the midpoint of
-//! its bucket, clamped to the exact minimum and maximum, so it is off by at
-//! most half a bucket: `2^(k-7) / 2^k` = 1/128 = **0.78 %** of the true value,
-//! for every value from 0 to `u64::MAX` (584 years in nanoseconds).
-//! Minimum, maximum and count are exact.
-//!
-//! # Memory
-//!
-//! The 59 octaves are allocated lazily, one block of 64 `u32` counters
-//! (256 bytes) the first time a value falls in it; recording is then O(1)
-//! (a leading-zero count, a shift and an index) and never allocates again
-//! for values in octaves already seen. The fixed part is 120 bytes (on 64-bit
-//! targets: the octave index, the block list, count, minimum, maximum).
-//!
-//! | case | octaves | bytes |
-//! |---|---:|---:|
-//! | empty | 0 | 120 |
-//! | one-way delay of a steady LAN or Wi-Fi stream (0.2–3 ms) | 5 | 1,400 |
-//! | interarrival gaps of a steady 200/s stream (4–6 ms) | 2 | 632 |
-//! | gaps of a Wi-Fi stream in DTIM bursts (10 µs–210 ms) | 15 | 3,960 |
-//! | worst case: values in every octave (0 to 2^64 ns) | 59 | 15,224 |
-//! | worst case for durations up to 73 minutes (< 2^42 ns) | 37 | 9,592 |
-//!
-//! A counter holds 2^32 − 1. When one would overflow (2^32 values in one
-//! bucket: a day at 50,000 values/s), every counter is halved (rounding up,
-//! so no bucket empties) and the histogram remembers the scale: percentiles
-//! stay those of the distribution, to one part in 2^31 of rank, and count,
-//! minimum and maximum stay exact.
 
 /// Buckets per octave: 2^6 = 64.
 const SUB_BITS: u32 = 6;
@@ -46,8 +13,40 @@ const OCTAVES: usize = 59;
 const NONE: u8 = u8::MAX;
 
 /// A log-linear histogram of `u64` values (nanoseconds, usually) with
-/// percentiles within 0.78 % and bounded memory; see the [module
-/// documentation](self) for the layout and the bytes it takes.
+/// percentiles within 0.78 % and bounded memory.
+///
+/// # Buckets and precision
+///
+/// Values below 128 have a bucket each (exact). Above, every power of two
+/// `[2^k, 2^(k+1))` (an *octave*) is cut into 64 buckets of equal width
+/// `2^(k-6)`, as in HdrHistogram. A percentile is reported as the midpoint of
+/// its bucket, clamped to the exact minimum and maximum, so it is off by at
+/// most half a bucket: `2^(k-7) / 2^k` = 1/128 = **0.78 %** of the true value,
+/// for every value from 0 to `u64::MAX` (584 years in nanoseconds).
+/// Minimum, maximum and count are exact.
+///
+/// # Memory
+///
+/// The 59 octaves are allocated lazily, one block of 64 `u32` counters
+/// (256 bytes) the first time a value falls in it; recording is then O(1)
+/// (a leading-zero count, a shift and an index) and never allocates again
+/// for values in octaves already seen. The fixed part is 120 bytes (on 64-bit
+/// targets: the octave index, the block list, count, minimum, maximum).
+///
+/// | case | octaves | bytes |
+/// |---|---:|---:|
+/// | empty | 0 | 120 |
+/// | one-way delay of a steady LAN or Wi-Fi stream (0.2–3 ms) | 5 | 1,400 |
+/// | interarrival gaps of a steady 200/s stream (4–6 ms) | 2 | 632 |
+/// | gaps of a Wi-Fi stream in DTIM bursts (10 µs–210 ms) | 15 | 3,960 |
+/// | worst case: values in every octave (0 to 2^64 ns) | 59 | 15,224 |
+/// | worst case for durations up to 73 minutes (< 2^42 ns) | 37 | 9,592 |
+///
+/// A counter holds 2^32 − 1. When one would overflow (2^32 values in one
+/// bucket: a day at 50,000 values/s), every counter is halved (rounding up,
+/// so no bucket empties) and the histogram remembers the scale: percentiles
+/// stay those of the distribution, to one part in 2^31 of rank, and count,
+/// minimum and maximum stay exact.
 #[derive(Debug, Clone)]
 pub struct Histogram {
     /// Which block holds each octave's counters, or [`NONE`].

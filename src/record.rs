@@ -1,34 +1,5 @@
-//! Per-packet records: the CSV that `mcast recv --record FILE` writes, one
-//! row per probe received, and that `mcast report` reads.
-//!
-//! # Format
-//!
-//! UTF-8 (in fact ASCII) text, one row per line ending in `\n` (a `\r`
-//! before it is accepted when reading). The first line is the header,
-//! exactly [`RECORD_HEADER`]:
-//!
-//! ```text
-//! arrival_unix_ns,source,group,port,sender_id,seq,send_unix_ns,bytes
-//! 1700000000000250000,198.18.1.10,239.74.20.30,54321,0123456789abcdef,1,1700000000000000000,64
-//! 1700000000005250000,fd00::10,ff05::4a14:1e,54321,fedcba9876543210,2,1700000000005000000,64
-//! ```
-//!
-//! | column | content |
-//! |---|---|
-//! | `arrival_unix_ns` | when the probe arrived (the kernel's receive time where available), ns since the Unix epoch |
-//! | `source` | the sender's IP address (without port) |
-//! | `group` | the group's IP address (or the broadcast address it came to) |
-//! | `port` | the group's UDP port, 1–65535 |
-//! | `sender_id` | the probe's sender id, 16 hexadecimal digits as everywhere in mcast |
-//! | `seq` | the probe's sequence number (a `u64`) |
-//! | `send_unix_ns` | the probe's send time, ns since the Unix epoch, on the sender's clock |
-//! | `bytes` | the datagram's size (UDP payload bytes) |
-//!
-//! Numbers are plain decimal digits. Addresses are written as Rust (and RFC
-//! 5952) write them: `198.18.1.10`, `ff05::1`, `::ffff:198.18.1.10`, bare:
-//! no brackets and no zone (`%wlan0`). None of them contains a comma, a
-//! quote or a space, so no field is ever quoted and any CSV reader reads
-//! the file.
+//! Per-packet records: the CSV of one row per probe received that `mcast
+//! report` reads (and that `mcast recv --record FILE` is to write).
 //!
 //! # Speed and memory
 //!
@@ -36,8 +7,8 @@
 //! row; the address columns are formatted once per stream change) and writes
 //! in blocks. [`RecordReader`] parses the bytes of its reader's buffer in
 //! place: no `String` per row, the address columns are parsed only for a
-//! stream that is not among the last 16 seen, and memory stays at one line's worth
-//! whatever the file's length.
+//! stream that is not among the last 16 seen, and memory stays at one
+//! line's worth whatever the file's length.
 
 use std::fmt;
 use std::io::{self, BufRead, Read, Write};
@@ -79,6 +50,35 @@ const MAX_LINE: usize = 4096;
 const WRITE_BLOCK: usize = 64 * 1024;
 
 /// One row of a record: one probe received.
+///
+/// # Format
+///
+/// UTF-8 (in fact ASCII) text, one row per line ending in `\n` (a `\r`
+/// before it is accepted when reading). The first line is the header,
+/// exactly [`RECORD_HEADER`]:
+///
+/// ```text
+/// arrival_unix_ns,source,group,port,sender_id,seq,send_unix_ns,bytes
+/// 1700000000000250000,198.18.1.10,239.74.20.30,54321,0123456789abcdef,1,1700000000000000000,64
+/// 1700000000005250000,fd00::10,ff05::4a14:1e,54321,fedcba9876543210,2,1700000000005000000,64
+/// ```
+///
+/// | column | content |
+/// |---|---|
+/// | `arrival_unix_ns` | when the probe arrived (the kernel's receive time where available), ns since the Unix epoch |
+/// | `source` | the sender's IP address (without port) |
+/// | `group` | the group's IP address (or the broadcast address it came to) |
+/// | `port` | the group's UDP port, 1–65535 |
+/// | `sender_id` | the probe's sender id, 16 hexadecimal digits as everywhere in mcast |
+/// | `seq` | the probe's sequence number (a `u64`) |
+/// | `send_unix_ns` | the probe's send time, ns since the Unix epoch, on the sender's clock |
+/// | `bytes` | the datagram's size (UDP payload bytes) |
+///
+/// Numbers are plain decimal digits. Addresses are written as Rust (and RFC
+/// 5952) write them: `198.18.1.10`, `ff05::1`, `::ffff:198.18.1.10`, bare:
+/// no brackets and no zone (`%wlan0`). None of them contains a comma, a
+/// quote or a space, so no field is ever quoted and any CSV reader reads
+/// the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordRow {
     /// When it arrived, ns since the Unix epoch (receiver's clock).
