@@ -135,18 +135,7 @@ impl BasicRateDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// xorshift64*.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-    }
+    use crate::test_rng::Rng;
 
     const PROBE_BITS: u64 = 1000 * 8;
 

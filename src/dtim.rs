@@ -134,25 +134,9 @@ impl DtimDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
 
     const MS: u64 = 1_000_000;
-
-    /// xorshift64*: jitter without a crate.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        /// Uniform in 0..n.
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n.max(1)
-        }
-    }
 
     /// A 200/s stream for `secs` seconds through an access point that
     /// releases group frames after every `dtim`-th beacon, up to 2 ms late

@@ -68,6 +68,8 @@ mod sender;
 mod sendmsg;
 mod sockopt;
 mod stats;
+#[cfg(test)]
+mod test_rng;
 
 pub use analysis::{
     DelayMissing, DelayPolicy, Figures, RecordAnalysis, RecordAnalyzer, RecordStream,

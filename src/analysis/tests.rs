@@ -1,5 +1,6 @@
 use super::*;
 use crate::group::Group;
+use crate::test_rng::Rng;
 
 const MS: u64 = 1_000_000;
 const T0: u64 = 1_700_000_000_000_000_000;
@@ -268,18 +269,6 @@ fn several_streams_and_their_total() {
     assert_eq!(timeline_sums(&r.total), (290, 10));
     let sums: u64 = r.streams.iter().map(|s| timeline_sums(&s.figures).0).sum();
     assert_eq!(sums, 290);
-}
-
-/// xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
 }
 
 #[test]

@@ -1,21 +1,5 @@
 use super::*;
-
-/// A small deterministic generator (xorshift64*), so no crate is needed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in (0, 1].
-    fn unit(&mut self) -> f64 {
-        ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64
-    }
-}
+use crate::test_rng::Rng;
 
 /// The nearest-rank quantile of sorted data, the rule the histogram follows.
 fn exact(sorted: &[u64], q: f64) -> u64 {
