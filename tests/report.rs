@@ -237,6 +237,103 @@ fn delay_needs_comparable_clocks() {
 }
 
 #[test]
+fn json_gives_the_figures() {
+    let dir = TempDir::new("json");
+    let csv = dir.join("run.csv");
+    write_record(&csv, &steady_with_loss("127.0.0.1"));
+    let svg = dir.join("run.svg");
+    let out = mcast(&[
+        "--json",
+        "report",
+        csv.to_str().unwrap(),
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["type"], "report");
+    assert_eq!(v["svg"], svg.to_str().unwrap());
+    assert_eq!(v["rows"], 1184);
+    let t = &v["total"];
+    assert_eq!(
+        (t["received"].as_u64(), t["lost"].as_u64()),
+        (Some(1184), Some(16))
+    );
+    assert_eq!(
+        (t["loss_runs"].as_u64(), t["loss_run_max"].as_u64()),
+        (Some(4), Some(10))
+    );
+    // 1 ms of delay, 8.6 ms between probes (within the histogram's 0.78 %).
+    for key in [
+        "delay_p50_ms",
+        "delay_p90_ms",
+        "delay_p99_ms",
+        "delay_p999_ms",
+        "delay_max_ms",
+    ] {
+        assert_eq!(t[key].as_f64(), Some(1.0), "{key}");
+    }
+    assert!(t["delay_missing"].is_null());
+    assert!(
+        (t["gap_p50_ms"].as_f64().unwrap() - 8.6).abs() < 0.07,
+        "{t}"
+    );
+    assert!(
+        (t["gap_max_ms"].as_f64().unwrap() - 94.6).abs() < 1e-9,
+        "{t}"
+    );
+    let s = &v["streams"][0];
+    assert_eq!(s["sender_id"], "0123456789abcdef");
+    assert_eq!(
+        (s["group"].as_str(), s["port"].as_u64()),
+        (Some("239.74.20.30"), Some(54321))
+    );
+    assert!(s["burst_period_ms"].is_null() && s["loss_above_bps"].is_null());
+    // From another host: why the delay is missing.
+    let remote = dir.join("remote.csv");
+    write_record(&remote, &steady_with_loss("198.18.1.10"));
+    let out = mcast(&["--json", "report", remote.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["total"]["delay_p50_ms"].is_null());
+    assert!(v["streams"][0]["delay_missing"]
+        .as_str()
+        .unwrap()
+        .contains("another host"));
+    // The SVG cannot share standard output with the JSON.
+    let out = mcast(&["--json", "report", remote.to_str().unwrap(), "-o", "-"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// `mcast ARGS…` with `input` on its standard input.
+fn piped(args: &[&str], input: String) -> Output {
+    let mut child = command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        stdin.write_all(input.as_bytes()).unwrap();
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
 fn dtim_bursts_are_named_in_the_title() {
     // 200/s for 20 s, held until every second beacon (DTIM 2), from
     // standard input to standard output.
@@ -249,31 +346,18 @@ fn dtim_bursts_are_named_in_the_title() {
             "{arrival},198.18.1.10,239.74.20.30,54321,00000000000000aa,{i},{sent},64\n"
         ));
     }
-    let mut child = command(&["report", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || {
-        use std::io::Write;
-        stdin.write_all(text.as_bytes()).unwrap();
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
+    let out = piped(&["report", "-"], text.clone());
+    let svg = text_of(&String::from_utf8(out.stdout).unwrap());
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        svg.contains("arrivals come in bursts every 204.") && svg.contains("(2 beacon intervals)"),
+        "{svg}"
     );
-    let text = text_of(&String::from_utf8(out.stdout).unwrap());
-    assert!(
-        text.contains("arrivals come in bursts every 204.")
-            && text.contains("(2 beacon intervals)"),
-        "{text}"
-    );
-    assert!(text.contains("No loss: every probe arrived."));
+    assert!(svg.contains("No loss: every probe arrived."));
+    let out = piped(&["--json", "report", "-", "-o", "/dev/null"], text);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let period = v["streams"][0]["burst_period_ms"].as_f64().unwrap();
+    assert!((period - 204.8).abs() < 2.0, "{period}");
+    assert_eq!(v["file"], "standard input");
 }
 
 #[test]

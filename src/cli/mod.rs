@@ -95,6 +95,8 @@ interarrival-gap histogram (log time axis: DTIM bursts show as a peak near
 zero and one at 102.4 ms x DTIM) and the loss-run lengths. The title names
 the group, source and time span, and the findings: DTIM bursts, and loss that
 began above a rate (Wi-Fi's multicast basic rate). No script, nothing fetched.
+With --json, a `report` object with the figures goes to stdout (the SVG then
+needs -o FILE).
 
 Exit codes: 0 done, 1 the record cannot be read (the error names the line and
 column) or the SVG cannot be written, 2 bad input.";
