@@ -41,6 +41,7 @@ const CLOCK_TOLERANCE_NS: i64 = 1_000_000;
 
 /// Which streams' one-way delay is meaningful.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DelayPolicy {
     /// Senders on this host: loopback sources and these addresses (the
     /// host's own).
@@ -65,6 +66,7 @@ impl DelayPolicy {
 
 /// Why the one-way delay is not shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DelayMissing {
     /// The sender is on another host and the clocks were not said to be
     /// synchronised.
@@ -110,6 +112,7 @@ pub struct RecordStream {
 
 /// Received and lost probes over time.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Timeline {
     /// When the first interval starts (the record's first arrival), ns
     /// since the Unix epoch.
@@ -122,6 +125,7 @@ pub struct Timeline {
 
 /// One interval of a [`Timeline`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct TimelineBin {
     /// Probes that arrived in it (duplicates and late ones included).
     pub received: u64,
@@ -138,6 +142,7 @@ pub struct TimelineBin {
 
 /// The figures of a stream or of the whole record.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Figures {
     /// The probe counters (summed over the streams for the record).
     pub counts: ProbeCounts,
@@ -160,6 +165,7 @@ pub struct Figures {
 
 /// One stream of a record.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct StreamAnalysis {
     /// Whose.
     pub stream: RecordStream,
@@ -174,6 +180,7 @@ pub struct StreamAnalysis {
 
 /// What a record holds: each stream and the whole.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RecordAnalysis {
     /// Rows read.
     pub rows: u64,

@@ -9,6 +9,7 @@ const MIN_INTERVALS: u32 = 3;
 
 /// Loss began above a rate and never below it; see [`BasicRateDetector`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RateFinding {
     /// The highest rate offered without loss, below every lossy one,
     /// bits/s.

@@ -19,6 +19,7 @@ const MIN_BURSTS: u32 = 5;
 
 /// Bursts every N beacon intervals, as found by [`DtimDetector`].
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct DtimBursts {
     /// The period measured: the mean time between burst starts, ns.
     pub period_ns: u64,
