@@ -97,6 +97,7 @@ fn header(s: &mut Svg, a: &RecordAnalysis, name: &str) {
             let mut groups: Vec<String> = many.iter().map(|m| m.stream.group.to_string()).collect();
             let mut sources: Vec<String> =
                 many.iter().map(|m| m.stream.source.to_string()).collect();
+            groups.sort();
             groups.dedup();
             sources.sort();
             sources.dedup();
