@@ -30,8 +30,9 @@ const NONE: u8 = u8::MAX;
 /// The 59 octaves are allocated lazily, one block of 64 `u32` counters
 /// (256 bytes) the first time a value falls in it; recording is then O(1)
 /// (a leading-zero count, a shift and an index) and never allocates again
-/// for values in octaves already seen. The fixed part is 120 bytes (on 64-bit
-/// targets: the octave index, the block list, count, minimum, maximum).
+/// for values in octaves already seen. The fixed part (the octave index,
+/// the block list, count, minimum, maximum) is 120 bytes on 64-bit targets,
+/// 104 on 32-bit ARM; the table is for 64-bit.
 ///
 /// | case | octaves | bytes |
 /// |---|---:|---:|

@@ -219,8 +219,14 @@ fn buckets_cover_what_was_recorded() {
 
 #[test]
 fn memory_is_lazy_and_bounded() {
-    assert_eq!(std::mem::size_of::<Histogram>(), 120);
-    let bytes = |lo: u64, hi: u64| {
+    // The fixed part is 120 bytes on 64-bit targets (the documentation's
+    // table), 104 on 32-bit ARM; each octave that holds values adds 256.
+    let fixed = std::mem::size_of::<Histogram>();
+    #[cfg(target_pointer_width = "64")]
+    assert_eq!(fixed, 120);
+    assert!(fixed <= 120);
+    let octaves = |h: &Histogram| h.heap_bytes() / 256;
+    let spread = |lo: u64, hi: u64| {
         let mut h = Histogram::new();
         let mut rng = Rng(7);
         for _ in 0..100_000 {
@@ -228,24 +234,25 @@ fn memory_is_lazy_and_bounded() {
         }
         h.record(lo);
         h.record(hi);
-        std::mem::size_of::<Histogram>() + h.heap_bytes()
+        octaves(&h)
     };
-    // The module documentation's table.
-    assert_eq!(bytes(200_000, 3_000_000), 1_400);
-    assert_eq!(bytes(4_000_000, 6_000_000), 632);
-    assert_eq!(bytes(10_000, 210_000_000), 3_960);
+    // The documentation's table: 5, 2 and 15 octaves.
+    assert_eq!(spread(200_000, 3_000_000), 5);
+    assert_eq!(spread(4_000_000, 6_000_000), 2);
+    assert_eq!(spread(10_000, 210_000_000), 15);
     let mut h = Histogram::new();
     for k in 0..64 {
         h.record(1 << k);
     }
     h.record(0);
-    assert_eq!(std::mem::size_of::<Histogram>() + h.heap_bytes(), 15_224);
+    assert_eq!(octaves(&h), 59);
+    assert_eq!(h.heap_bytes() % 256, 0);
     let mut h = Histogram::new();
     h.record(0);
     for k in 6..42 {
         h.record(1 << k);
     }
-    assert_eq!(std::mem::size_of::<Histogram>() + h.heap_bytes(), 9_592);
+    assert_eq!(octaves(&h), 37);
     // Once the octaves are there, recording allocates nothing more.
     let before = h.heap_bytes();
     for v in 0..1_000_000u64 {
