@@ -110,13 +110,17 @@ fn header(s: &mut Svg, a: &RecordAnalysis, name: &str) {
         }
     };
     s.text(LEFT, 32.0, 21.0, "start", true, &title);
-    let span = t.last_arrival_ns.saturating_sub(t.first_arrival_ns) as f64 / 1e9;
     let c = &t.counts;
-    let mut lines = vec![format!(
-        "{} to {} ({span:.1} s), record {name}",
-        Utc::from_unix_ns(t.first_arrival_ns).rfc3339(),
-        Utc::from_unix_ns(t.last_arrival_ns).rfc3339(),
-    )];
+    let span = t.last_arrival_ns.saturating_sub(t.first_arrival_ns) as f64 / 1e9;
+    let mut lines = vec![if c.received == 0 {
+        format!("record {name}: no probe")
+    } else {
+        format!(
+            "{} to {} ({span:.1} s), record {name}",
+            Utc::from_unix_ns(t.first_arrival_ns).rfc3339(),
+            Utc::from_unix_ns(t.last_arrival_ns).rfc3339(),
+        )
+    }];
     lines.push(format!(
         "{} probes received, {} lost ({:.3} %), {} duplicates, {} reordered, {} late; {} loss runs{}",
         c.received,
