@@ -711,7 +711,7 @@ impl RecordAnalyzer {
         }
         let mut streams = Vec::new();
         let mut kept = self.streams;
-        kept.sort_by_key(|s| s.created);
+        kept.sort_unstable_by_key(|s| s.created);
         for s in kept {
             let timeline = s.bins.as_ref().map(|b| b.timeline(start, self.bin_ns, len));
             let (bursts, basic_rate) = (s.dtim.bursts(), s.rate.finding());

@@ -97,9 +97,9 @@ fn header(s: &mut Svg, a: &RecordAnalysis, name: &str) {
             let mut groups: Vec<String> = many.iter().map(|m| m.stream.group.to_string()).collect();
             let mut sources: Vec<String> =
                 many.iter().map(|m| m.stream.source.to_string()).collect();
-            groups.sort();
+            groups.sort_unstable();
             groups.dedup();
-            sources.sort();
+            sources.sort_unstable();
             sources.dedup();
             format!(
                 "{} streams: {} from {}",
