@@ -182,7 +182,12 @@ ARM VMs (--board aarch64|armv7, --phone aarch64):
   network (-nodefaults: no user-mode network, no vsock device). The VM runs
   dropbear (ssh, key login as root; exec uses it) and the mcast release
   build in /usr/bin; the phone VM also runs adbd on TCP 5555 with stand-ins
-  for Android's getprop and dumpsys. The namespace P-HOST stays, empty; a
+  for Android's getprop and dumpsys. adbd would also listen on vsock:5555,
+  which namespaces do not confine; the phone VM has no vsock (no device, no
+  module), and 'up' checks that before anything talks to adbd: nothing
+  listens on vsock here (ss --vsock -l) and adbd holds no vsock socket in
+  the VM; if a check fails, the phone VM is stopped and 'up' fails.
+  The namespace P-HOST stays, empty; a
   phone VM has no mobile data (rmnet_data0 stays in the namespace, unused).
   Runtime files in $RUN_ROOT/P/: HOST.pid, HOST.console (the serial
   console), HOST.monitor (qemu's monitor socket), and ssh_config, which
@@ -419,6 +424,48 @@ vm_wait() {
     err "the $h VM did not answer ssh within $VM_BOOT_LIMIT s; the end of its console ($dir/$h.console):"
     tail -n 20 "$dir/$h.console" >&2 || true
     exit "$E_FAIL"
+}
+
+# adbd also listens on vsock:5555 where it can, and network namespaces do
+# not confine vsock: on a machine with a vsock device, that listener would
+# offer a root shell to the hypervisor side. The phone VM cannot have it:
+# qemu gives it no vsock device, and its initramfs has no vsock module, so
+# its kernel has no AF_VSOCK (adbd still logs "listening on vsock:5555",
+# before the socket call that fails). This checks all of that before
+# anything talks to adbd, and stops the phone VM if a check fails: nothing
+# listens on vsock on this machine (ss --vsock -l), the VM's kernel has no
+# vsock module loaded, and every socket adbd holds is TCP, UDP, unix or
+# netlink (its inode is listed in /proc/net/{tcp,tcp6,udp,udp6,unix,netlink}).
+vsock_check() {
+    local listeners guest
+    if listeners=$(ss --vsock -l -n -p -H 2>&1); then
+        :
+    elif [[ ! -e /dev/vsock && ! -e /proc/sys/net/vsock ]]; then
+        listeners=
+    else
+        listeners="ss --vsock -l failed: $listeners"
+    fi
+    # shellcheck disable=SC2016 # for the VM's shell
+    guest=$(vm_ssh phone -T -- '
+        p=$(pidof adbd) || { echo "adbd is not running"; exit 0; }
+        [ ! -e /sys/module/vsock ] || echo "the vsock module is loaded"
+        known=$({ awk "NR > 1 { print \$10 }" /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 /proc/net/netlink
+                  awk "NR > 1 { print \$7 }" /proc/net/unix; } 2>/dev/null)
+        for fd in /proc/$p/fd/*; do
+            l=$(readlink "$fd") || continue
+            case $l in socket:*) ;; *) continue ;; esac
+            i=${l#socket:[}; i=${i%]}
+            echo "$known" | grep -qx "$i" || echo "adbd holds socket $i, which is not TCP, UDP, unix or netlink"
+        done' </dev/null 2>&1) || guest="cannot check the phone VM over ssh: $guest"
+    if [[ -n $listeners || -n $guest ]]; then
+        err "vsock check failed; stopping the phone VM:"
+        [[ -z $listeners ]] || printf '  ss --vsock -l: %s\n' "$listeners" >&2
+        [[ -z $guest ]] || printf '  in the phone VM: %s\n' "$guest" >&2
+        local pid
+        pid=$(vm_pid phone) && kill -KILL "$pid"
+        exit "$E_FAIL"
+    fi
+    note "vsock check: nothing listens on vsock here (ss --vsock -l), the phone VM's kernel has no vsock, adbd holds only TCP, unix and netlink sockets"
 }
 
 # Sends one command to HOST's qemu monitor.
@@ -683,6 +730,7 @@ cmd_up() {
         vm_wait "$h"
         note "$h: ${KIND[$h]} VM booted in $(<"$(run_dir)/$h.boot") s"
     done
+    [[ ${KIND[phone]} == ns ]] || vsock_check
     # Let the delay timer run out (0.5 s) so snooping filters from now on.
     sleep "$(awk -v cs="$BR_QUERY_RESPONSE_INTERVAL" 'BEGIN { printf "%.2f", cs / 100 + 0.1 }')"
     UP_DONE=1

@@ -33,7 +33,9 @@ under scripts/vm/, this script, the mcast binary or the key. Otherwise the
 run takes about a second and says "up to date".
 
 Options:
-  --no-build  do not run cargo; use the mcast binary already built
+  --no-build  do not run cargo; use the mcast binary already built (also
+              with MCAST_VM_NO_BUILD=1, as the tests set it: a cargo build
+              inside `cargo test` would wait for its lock)
   --force     rebuild even if nothing changed
   -h, --help  this text
 
@@ -47,6 +49,7 @@ die() { echo "vm-image: error: $*" >&2; exit 1; }
 note() { echo "vm-image: $*" >&2; }
 
 build=1
+[[ ${MCAST_VM_NO_BUILD:-0} != 1 ]] || build=0
 force=0
 arch=""
 while [[ $# -gt 0 ]]; do
@@ -102,6 +105,9 @@ if ((build)); then
 fi
 mcast_bin=$target_dir/$rust_target/release/mcast
 [[ -f $mcast_bin ]] || die "no $mcast_bin: build it with: cargo build --release --target $rust_target"
+if ((!build)) && [[ -n $(cd "$repo_root" && find src platform Cargo.toml Cargo.lock -newer "$mcast_bin" -print -quit 2>/dev/null) ]]; then
+    note "warning: $mcast_bin is older than the sources; the VM gets it as it is (build it with: cargo build --release --target $rust_target)"
+fi
 
 [[ -f $key ]] || ssh-keygen -q -t ed25519 -N '' -C mcast-lab -f "$key"
 
@@ -276,6 +282,11 @@ while read -r kind path _; do
     cp "$path" "$root$rel"
     echo "$rel" >>"$root/etc/modules"
 done < <(modprobe -d "$pk" -S "$kver" --show-depends -a virtio_mmio virtio_net)
+
+# No vsock in the VM: adbd must not get its vsock listener (see lab.sh).
+if find "$root" -name '*vsock*' | grep -q .; then
+    die "a vsock module got into the image: $(find "$root" -name '*vsock*' | head -n 3)"
+fi
 
 # --- Pack ----------------------------------------------------------------------
 cp "$pk/boot/vmlinuz-$kver" "$out/vmlinuz.new"
