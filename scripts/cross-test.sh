@@ -170,8 +170,10 @@ step() { # NAME COMMAND...
     fi
 }
 check_elf() {
-    local f=$CARGO_TARGET_DIR/$target/release/mcast
-    file "$f" | tee /dev/stderr | grep -q 'ELF 64-bit LSB .*ARM aarch64'
+    local what
+    what=$(file "$CARGO_TARGET_DIR/$target/release/mcast")
+    echo "$what" >&2
+    grep -q 'ELF 64-bit LSB .*ARM aarch64' <<<"$what"
 }
 step "cross build" "$cross" build --release --target "$target" --bin mcast
 step "aarch64 ELF" check_elf

@@ -173,7 +173,7 @@ ARM VMs (--board aarch64|armv7, --phone aarch64):
   The station is a qemu-system VM (TCG, 1 CPU, no KVM needed) booting a
   Debian 12 ARM kernel with an initramfs built by scripts/vm/image.sh
   (cached under target/vm/, rebuilt when an input changes; the first build
-  downloads ~50 MB of Debian packages). aarch64: qemu-system-aarch64 -M virt
+  downloads 30 MB (aarch64) or 48 MB (armv7) of Debian packages). aarch64: qemu-system-aarch64 -M virt
   -cpu cortex-a57, linux-image-cloud-arm64; armv7: qemu-system-arm -M virt
   -cpu cortex-a15, linux-image-armmp-lpae. Its only NIC is a virtio-net
   whose backend is a tap, port-HOST of br0 in the ap, so it is a station of
@@ -186,9 +186,10 @@ ARM VMs (--board aarch64|armv7, --phone aarch64):
   which namespaces do not confine; the phone VM has no vsock (no device, no
   module), and 'up' checks that before anything talks to adbd: nothing
   listens on vsock here (ss --vsock -l) and adbd holds no vsock socket in
-  the VM; if a check fails, the phone VM is stopped and 'up' fails.
-  The namespace P-HOST stays, empty; a
-  phone VM has no mobile data (rmnet_data0 stays in the namespace, unused).
+  the VM; if a check fails, the phone VM is stopped and 'up' fails. The
+  namespace P-HOST stays, empty; a phone VM has no mobile data
+  (rmnet_data0 stays in the namespace, unused). The VM's NIC also carries
+  exec's ssh: while its link is down, exec's output waits.
   Runtime files in $RUN_ROOT/P/: HOST.pid, HOST.console (the serial
   console), HOST.monitor (qemu's monitor socket), and ssh_config, which
   gives the VMs' host names to ssh and scp:
@@ -430,9 +431,9 @@ vm_wait() {
 # not confine vsock: on a machine with a vsock device, that listener would
 # offer a root shell to the hypervisor side. The phone VM cannot have it:
 # qemu gives it no vsock device, and its initramfs has no vsock module, so
-# its kernel has no AF_VSOCK (adbd still logs "listening on vsock:5555",
-# before the socket call that fails). This checks all of that before
-# anything talks to adbd, and stops the phone VM if a check fails: nothing
+# its kernel has no AF_VSOCK (adbd still logs "listening on vsock:5555";
+# the check below shows it holds no such socket). This checks all of that
+# before anything talks to adbd, and stops the phone VM if a check fails: nothing
 # listens on vsock on this machine (ss --vsock -l), the VM's kernel has no
 # vsock module loaded, and every socket adbd holds is TCP, UDP, unix or
 # netlink (its inode is listed in /proc/net/{tcp,tcp6,udp,udp6,unix,netlink}).
