@@ -36,9 +36,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::{run_limited, Running};
+use common::run_limited;
 use lab::{Lab, BOARD_V4, PHONE_WIFI_V4};
-use vm::Pty;
 
 const SEP: char = '\u{1f}';
 
@@ -735,72 +734,43 @@ fn real_adbd_in_the_phone_vm() {
     // The phone sends to the board VM (adb-run.sh to board-run.sh), with an
     // argument that the phone's shell must not expand.
     let message = "from the phone: it's $(id) *";
-    let rx = Running::start(board_run(&lab, &["recv", "-c", "2", "--timeout", "60s"]));
-    lab.wait_member("port-board", GROUP);
-    let tx = run_limited(
+    let (rx, _) = vm::exchange(
+        &lab,
+        board_run(&lab, &["recv", "-c", "2", "--timeout", "60s"]),
+        "port-board",
+        GROUP,
         adb.run(
             &lab,
             &["send", "-c", "2", "--interval", "200ms", "-m", message],
         ),
-        LIMIT,
     );
-    assert_eq!(tx.code(), 0, "{tx:#?}");
-    let rx = rx.finish(LIMIT);
-    assert_eq!(rx.code(), 0, "{rx:#?}");
-    let got: Vec<&str> = rx.stdout.lines().filter(|l| l.ends_with(message)).collect();
-    assert_eq!(got.len(), 2, "{rx:#?}");
-    assert!(
-        got.iter()
-            .all(|l| l.contains(&format!(" {PHONE_WIFI_V4}:"))),
-        "{rx:#?}"
-    );
-
-    // The board VM sends to the phone.
-    let rx = Running::start(adb.run(&lab, &["recv", "-c", "2", "--timeout", "60s"]));
-    lab.wait_member("port-phone", GROUP);
-    let tx = run_limited(
-        board_run(&lab, &["send", "-c", "2", "--interval", "200ms"]),
-        LIMIT,
-    );
-    assert_eq!(tx.code(), 0, "{tx:#?}");
-    let rx = rx.finish(LIMIT);
-    assert_eq!(rx.code(), 0, "{rx:#?}");
     assert_eq!(
-        rx.stdout
-            .lines()
-            .filter(|l| l.contains(&format!(" {BOARD_V4}:")) && l.ends_with("hello world"))
-            .count(),
+        vm::lines_from(&rx.stdout, PHONE_WIFI_V4, message),
         2,
         "{rx:#?}"
     );
 
-    // SIGINT without a terminal: adb-run.sh signals mcast's PID on the phone.
-    let mut rx = Running::start(adb.run(&lab, &["recv", "-c", "0"]));
-    rx.wait_stderr("listening on 239.74.20.30:54321", LIMIT);
-    lab.wait_member("port-phone", GROUP);
-    rx.signal("INT");
-    let rx = rx.finish(LIMIT);
-    assert_eq!(rx.code(), 130, "{rx:#?}");
-    assert!(rx.stderr.contains("left 239.74.20.30 on wlan0"), "{rx:#?}");
-    assert!(rx.stdout.contains("received 0 packets"), "{rx:#?}");
+    // The board VM sends to the phone.
+    let (rx, _) = vm::exchange(
+        &lab,
+        adb.run(&lab, &["recv", "-c", "2", "--timeout", "60s"]),
+        "port-phone",
+        GROUP,
+        board_run(&lab, &["send", "-c", "2", "--interval", "200ms"]),
+    );
+    assert_eq!(
+        vm::lines_from(&rx.stdout, BOARD_V4, "hello world"),
+        2,
+        "{rx:#?}"
+    );
 
-    // Ctrl-C on a terminal, through adb shell -t.
+    // SIGINT without a terminal (adb-run.sh signals mcast's PID on the
+    // phone), then Ctrl-C on a terminal (through adb shell -t).
+    vm::sigint_reaches_remote_recv(&lab, adb.run(&lab, &["recv", "-c", "0"]), "port-phone");
     let line = format!(
         "{} -s {PHONE} recv -c 0",
         repo().join("scripts/adb-run.sh").display()
     );
     let home = adb.home.path().display().to_string();
-    let mut pty = Pty::start(&lab, "pc", &line, &[("HOME", &home)]);
-    pty.wait_for("listening on 239.74.20.30:54321", LIMIT);
-    lab.wait_member("port-phone", GROUP);
-    pty.send(b"\x03");
-    let (status, out) = pty.finish(LIMIT);
-    assert_eq!(status.code(), Some(130), "{out}");
-    assert!(out.contains("left 239.74.20.30 on wlan0"), "{out}");
-    assert!(out.contains("received 0 packets"), "{out}");
-    lab::wait_for(
-        "the bridge to forget the phone's membership",
-        Duration::from_secs(10),
-        || (!lab.mdb().contains("port port-phone grp 239.74.20.30 ")).then_some(()),
-    );
+    vm::ctrl_c_reaches_remote_recv(&lab, "pc", &line, &[("HOME", &home)], "port-phone");
 }

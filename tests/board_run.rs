@@ -30,9 +30,8 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::{run_limited, Running};
+use common::run_limited;
 use lab::{Lab, BOARD_V4, PHONE_WIFI_V4};
-use vm::Pty;
 
 const SEP: char = '\u{1f}';
 
@@ -378,10 +377,11 @@ fn real_ssh_aarch64_board_vm() {
     // The board sends to the pc; an argument with quotes, a command
     // substitution and a glob reaches mcast unchanged.
     let text = "it's \"quoted\" $(touch /tmp/pwned) *";
-    let mut rx = Running::start(lab.mcast("pc", &["recv", "-c", "2", "--timeout", "60s"]));
-    rx.wait_ready();
-    lab.wait_member("port-pc", GROUP);
-    let tx = run_limited(
+    let (rx, _) = vm::exchange(
+        &lab,
+        lab.mcast("pc", &["recv", "-c", "2", "--timeout", "60s"]),
+        "port-pc",
+        GROUP,
         board_run(
             &lab,
             "phone",
@@ -396,17 +396,8 @@ fn real_ssh_aarch64_board_vm() {
                 text,
             ],
         ),
-        LIMIT,
     );
-    assert_eq!(tx.code(), 0, "{tx:#?}");
-    let rx = rx.finish(LIMIT);
-    assert_eq!(rx.code(), 0, "{rx:#?}");
-    let got: Vec<&str> = rx.stdout.lines().filter(|l| l.ends_with(text)).collect();
-    assert_eq!(got.len(), 2, "{rx:#?}");
-    assert!(
-        got.iter().all(|l| l.contains(&format!(" {BOARD_V4}:"))),
-        "{rx:#?}"
-    );
+    assert_eq!(vm::lines_from(&rx.stdout, BOARD_V4, text), 2, "{rx:#?}");
     let pwned = lab
         .on("board", &["test", "-e", "/tmp/pwned"])
         .status()
@@ -414,66 +405,43 @@ fn real_ssh_aarch64_board_vm() {
     assert!(!pwned.success(), "an argument was run by the board's shell");
 
     // The phone sends to the board.
-    let rx = Running::start(board_run(
+    let (rx, _) = vm::exchange(
         &lab,
-        "pc",
-        &["board", "recv", "-c", "3", "--timeout", "60s"],
-    ));
-    lab.wait_member("port-board", GROUP);
-    let tx = run_limited(
+        board_run(
+            &lab,
+            "pc",
+            &["board", "recv", "-c", "3", "--timeout", "60s"],
+        ),
+        "port-board",
+        GROUP,
         lab.mcast("phone", &["send", "-c", "3", "--interval", "200ms"]),
-        LIMIT,
     );
-    assert_eq!(tx.code(), 0, "{tx:#?}");
-    let rx = rx.finish(LIMIT);
-    assert_eq!(rx.code(), 0, "{rx:#?}");
-    let got: Vec<&str> = rx
-        .stdout
-        .lines()
-        .filter(|l| l.ends_with("hello world"))
-        .collect();
-    assert_eq!(got.len(), 3, "{rx:#?}");
-    assert!(
-        got.iter()
-            .all(|l| l.contains(&format!(" {PHONE_WIFI_V4}:"))),
+    assert_eq!(
+        vm::lines_from(&rx.stdout, PHONE_WIFI_V4, "hello world"),
+        3,
         "{rx:#?}"
     );
     assert_eq!(leftovers(&lab), "", "board-run.sh leaves nothing in /tmp");
 
     // Without a terminal (output piped), SIGINT to board-run.sh reaches mcast
-    // on the board by its PID there: the summary and the leave come back.
-    let mut rx = Running::start(board_run(&lab, "pc", &["board", "recv", "-c", "0"]));
-    rx.wait_stderr("listening on 239.74.20.30:54321", LIMIT);
-    lab.wait_member("port-board", GROUP);
-    rx.signal("INT");
-    let rx = rx.finish(LIMIT);
-    assert_eq!(rx.code(), 130, "{rx:#?}");
-    assert!(
-        rx.stderr.contains("stopping mcast on board (SIGINT)"),
-        "{rx:#?}"
+    // on the board by its PID there; on a terminal, Ctrl-C travels over
+    // ssh -t. Either way mcast prints its summary, leaves the group (the
+    // bridge forgets the board), and its exit code 130 comes back.
+    vm::sigint_reaches_remote_recv(
+        &lab,
+        board_run(&lab, "pc", &["board", "recv", "-c", "0"]),
+        "port-board",
     );
-    assert!(rx.stderr.contains("left 239.74.20.30 on wlan0"), "{rx:#?}");
-    assert!(rx.stdout.contains("received 0 packets"), "{rx:#?}");
-
-    // Ctrl-C on a terminal reaches mcast on the board (ssh -t): it prints
-    // its summary, leaves the group (the bridge forgets the board), and
-    // its exit code 130 comes back.
     let line = format!(
         "{} board recv -c 0",
         repo().join("scripts/board-run.sh").display()
     );
-    let mut pty = Pty::start(&lab, "pc", &line, &[("SSH_OPTS", &ssh_opts(&lab))]);
-    pty.wait_for("listening on 239.74.20.30:54321", LIMIT);
-    lab.wait_member("port-board", GROUP);
-    pty.send(b"\x03");
-    let (status, out) = pty.finish(LIMIT);
-    assert_eq!(status.code(), Some(130), "{out}");
-    assert!(out.contains("left 239.74.20.30 on wlan0"), "{out}");
-    assert!(out.contains("received 0 packets"), "{out}");
-    lab::wait_for(
-        "the bridge to forget the board's membership",
-        Duration::from_secs(10),
-        || (!lab.mdb().contains("port port-board grp 239.74.20.30 ")).then_some(()),
+    vm::ctrl_c_reaches_remote_recv(
+        &lab,
+        "pc",
+        &line,
+        &[("SSH_OPTS", &ssh_opts(&lab))],
+        "port-board",
     );
     assert_eq!(
         leftovers(&lab),
@@ -493,19 +461,17 @@ fn real_ssh_armv7_board_vm() {
         "no {} (scripts/vm/image.sh armv7 builds it)",
         armv7.display()
     );
-    let rx = Running::start(board_run(
+    let (rx, _) = vm::exchange(
         &lab,
-        "pc",
-        &["board", "--json", "recv", "-c", "2", "--timeout", "60s"],
-    ));
-    lab.wait_member("port-board", GROUP);
-    let tx = run_limited(
+        board_run(
+            &lab,
+            "pc",
+            &["board", "--json", "recv", "-c", "2", "--timeout", "60s"],
+        ),
+        "port-board",
+        GROUP,
         lab.mcast("phone", &["send", "-c", "2", "--interval", "200ms"]),
-        LIMIT,
     );
-    assert_eq!(tx.code(), 0, "{tx:#?}");
-    let rx = rx.finish(LIMIT);
-    assert_eq!(rx.code(), 0, "{rx:#?}");
     assert!(rx.stderr.contains("architecture armv7l"), "{rx:#?}");
     assert!(
         rx.stderr

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use common::{run_limited, Finished, Running};
 use lab::{Lab, BOARD_V4, PHONE_WIFI_V4};
-use vm::{json_num, json_of, json_str, vm_mcast, Remote};
+use vm::{exchange, json_num, json_of, json_str, vm_mcast, Remote};
 
 const GROUP: &str = "239.74.20.30";
 const RUN: Duration = Duration::from_secs(60);
@@ -50,20 +50,17 @@ fn ok(f: &Finished, what: &str) {
 /// The board VM receives three hello worlds from the phone, joined with
 /// `ip_mreqn` (the first choice, which qemu-user's aarch64 lacks).
 fn hello_phone_to_board(lab: &Lab, arch: &str) {
-    let mut rx = Running::start(vm_mcast(
+    let (rx, _) = exchange(
         lab,
-        "board",
-        &["--json", "recv", "-c", "3", "--timeout", "40s"],
-    ));
-    rx.wait_ready();
-    lab.wait_member("port-board", GROUP);
-    let tx = run_limited(
+        vm_mcast(
+            lab,
+            "board",
+            &["--json", "recv", "-c", "3", "--timeout", "40s"],
+        ),
+        "port-board",
+        GROUP,
         lab.mcast("phone", &["send", "-c", "3", "--interval", "200ms"]),
-        RUN,
     );
-    ok(&tx, "phone send");
-    let rx = rx.finish(RUN);
-    ok(&rx, "board recv");
     let joined = json_of(&rx.stdout, "joined");
     assert_eq!(joined.len(), 1, "{rx:#?}");
     assert_eq!(
@@ -84,10 +81,12 @@ fn hello_phone_to_board(lab: &Lab, arch: &str) {
 
 /// The board VM sends to the pc, pinned by IP_MULTICAST_IF.
 fn hello_board_to_pc(lab: &Lab, arch: &str) {
-    let mut rx = Running::start(lab.mcast("pc", &["recv", "-c", "3", "--timeout", "40s"]));
-    rx.wait_ready();
-    lab.wait_member("port-pc", GROUP);
-    let tx = run_limited(
+    let text = "hello from the board";
+    let (rx, tx) = exchange(
+        lab,
+        lab.mcast("pc", &["recv", "-c", "3", "--timeout", "40s"]),
+        "port-pc",
+        GROUP,
         vm_mcast(
             lab,
             "board",
@@ -99,12 +98,10 @@ fn hello_board_to_pc(lab: &Lab, arch: &str) {
                 "--interval",
                 "200ms",
                 "-m",
-                "hello from the board",
+                text,
             ],
         ),
-        RUN,
     );
-    ok(&tx, "board send");
     let sending = json_of(&tx.stdout, "sending");
     assert_eq!(sending.len(), 1, "{tx:#?}");
     assert_eq!(
@@ -112,18 +109,9 @@ fn hello_board_to_pc(lab: &Lab, arch: &str) {
         Some("MULTICAST_IF"),
         "on a real {arch} kernel the sender is pinned by IP_MULTICAST_IF: {tx:#?}"
     );
-    assert_eq!(
-        json_str(sending[0], "source").map(|s| s.starts_with(&format!("{BOARD_V4}:"))),
-        Some(true),
-        "{tx:#?}"
-    );
-    let rx = rx.finish(RUN);
-    ok(&rx, "pc recv");
-    let lines: Vec<&str> = rx
-        .stdout
-        .lines()
-        .filter(|l| l.contains("hello from the board"))
-        .collect();
+    let source = json_str(sending[0], "source").unwrap_or_default();
+    assert!(source.starts_with(&format!("{BOARD_V4}:")), "{tx:#?}");
+    let lines: Vec<&str> = rx.stdout.lines().filter(|l| l.ends_with(text)).collect();
     assert_eq!(lines.len(), 3, "{rx:#?}");
     assert!(
         lines.iter().all(|l| l.contains(&format!(" {BOARD_V4}:"))),
@@ -135,83 +123,54 @@ fn hello_board_to_pc(lab: &Lab, arch: &str) {
 /// the board's sender pinned by IPV6_MULTICAST_IF.
 fn ipv6_both_ways(lab: &Lab) {
     let group = "[ff05::4d:4353]:5400";
-    let mut rx = Running::start(vm_mcast(
+    let recv = [
+        "--json",
+        "recv",
+        group,
+        "-i",
+        "wlan0",
+        "-c",
+        "2",
+        "--timeout",
+        "40s",
+    ];
+    let send = [
+        "--json",
+        "send",
+        group,
+        "-i",
+        "wlan0",
+        "-c",
+        "2",
+        "--interval",
+        "200ms",
+    ];
+    let (rx, _) = exchange(
         lab,
-        "board",
-        &[
-            "--json",
-            "recv",
-            group,
-            "-i",
-            "wlan0",
-            "-c",
-            "2",
-            "--timeout",
-            "40s",
-        ],
-    ));
-    rx.wait_ready();
-    lab.wait_member("port-board", "ff05::4d:4353");
-    ok(
-        &run_limited(
-            lab.mcast(
-                "phone",
-                &[
-                    "send",
-                    group,
-                    "-i",
-                    "wlan0",
-                    "-c",
-                    "2",
-                    "--interval",
-                    "200ms",
-                ],
-            ),
-            RUN,
-        ),
-        "phone send ipv6",
+        vm_mcast(lab, "board", &recv),
+        "port-board",
+        "ff05::4d:4353",
+        lab.mcast("phone", &send),
     );
-    let rx = rx.finish(RUN);
-    ok(&rx, "board recv ipv6");
     assert_eq!(json_of(&rx.stdout, "message").len(), 2, "{rx:#?}");
     assert_eq!(
         json_str(json_of(&rx.stdout, "joined")[0], "mechanism").as_deref(),
-        Some("ipv6_mreq")
+        Some("ipv6_mreq"),
+        "{rx:#?}"
     );
-
-    let mut rx = Running::start(lab.mcast(
-        "pc",
-        &["recv", group, "-i", "wlan0", "-c", "2", "--timeout", "40s"],
-    ));
-    rx.wait_ready();
-    lab.wait_member("port-pc", "ff05::4d:4353");
-    let tx = run_limited(
-        vm_mcast(
-            lab,
-            "board",
-            &[
-                "--json",
-                "send",
-                group,
-                "-i",
-                "wlan0",
-                "-c",
-                "2",
-                "--interval",
-                "200ms",
-            ],
-        ),
-        RUN,
+    let (rx, tx) = exchange(
+        lab,
+        lab.mcast("pc", &recv),
+        "port-pc",
+        "ff05::4d:4353",
+        vm_mcast(lab, "board", &send),
     );
-    ok(&tx, "board send ipv6");
     assert_eq!(
         json_str(json_of(&tx.stdout, "sending")[0], "pinned_by").as_deref(),
         Some("MULTICAST_IF"),
         "{tx:#?}"
     );
-    let rx = rx.finish(RUN);
-    ok(&rx, "pc recv ipv6");
-    assert_eq!(rx.stdout.matches("hello world").count(), 2, "{rx:#?}");
+    assert_eq!(json_of(&rx.stdout, "message").len(), 2, "{rx:#?}");
 }
 
 /// Probes through the ap's `loss 20`: the board's receiver counts what the

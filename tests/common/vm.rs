@@ -22,8 +22,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::can_netns;
-use crate::lab::{have, Lab};
+use crate::common::{can_netns, run_limited, Finished, Running};
+use crate::lab::{self, have, Lab};
 
 /// Whether a lab with a VM of `arch` (`aarch64` or `armv7`) can be built
 /// here: root, namespaces, qemu-system, ssh, socat, and the tools of the
@@ -62,6 +62,97 @@ pub fn vm_mcast(lab: &Lab, host: &str, args: &[&str]) -> Command {
     let mut full = vec!["mcast"];
     full.extend_from_slice(args);
     lab.on(host, &full)
+}
+
+/// How long one exchange, or one remote command, may take.
+const LIMIT: Duration = Duration::from_secs(90);
+
+/// One exchange of multicast: starts the receiver `rx`, waits until it
+/// listens and the bridge has the station behind `port` in `group`, runs
+/// the sender `tx` to its end, waits for the receiver, and returns the
+/// receiver's and the sender's results. Both must exit 0.
+pub fn exchange(
+    lab: &Lab,
+    rx: Command,
+    port: &str,
+    group: &str,
+    tx: Command,
+) -> (Finished, Finished) {
+    let mut rx = Running::start(rx);
+    rx.wait_ready();
+    lab.wait_member(port, group);
+    let tx = run_limited(tx, LIMIT);
+    assert_eq!(tx.code(), 0, "the sender failed: {tx:#?}");
+    let rx = rx.finish(LIMIT);
+    assert_eq!(rx.code(), 0, "the receiver failed: {rx:#?}");
+    (rx, tx)
+}
+
+/// How many of mcast recv's text lines came from address `from` and end
+/// with `text`.
+pub fn lines_from(stdout: &str, from: &str, text: &str) -> usize {
+    let from = format!(" {from}:");
+    stdout
+        .lines()
+        .filter(|l| l.contains(&from) && l.ends_with(text))
+        .count()
+}
+
+/// The group the interrupt checks listen on (mcast's default).
+const DEFAULT_GROUP: &str = "239.74.20.30";
+
+/// What an interrupted remote `mcast recv` on the lab's station behind
+/// `port` must have done: exit 130 after its summary and its leave, and
+/// the bridge forgets the membership.
+fn assert_interrupted(lab: &Lab, port: &str, code: Option<i32>, output: &str) {
+    assert_eq!(code, Some(130), "{output}");
+    assert!(output.contains("left 239.74.20.30 on wlan0"), "{output}");
+    assert!(output.contains("received 0 packets"), "{output}");
+    lab::wait_for(
+        &format!("the bridge to forget {port}'s membership"),
+        Duration::from_secs(10),
+        || {
+            (!lab
+                .mdb()
+                .contains(&format!("port {port} grp {DEFAULT_GROUP} ")))
+            .then_some(())
+        },
+    );
+}
+
+/// A runner script (`board-run.sh`, `adb-run.sh`) started by `cmd` without
+/// a terminal runs `mcast recv -c 0` on the station behind `port`; SIGINT
+/// to the script reaches the remote mcast, whose summary and leave come
+/// back, with its exit code 130.
+pub fn sigint_reaches_remote_recv(lab: &Lab, cmd: Command, port: &str) {
+    let mut rx = Running::start(cmd);
+    rx.wait_stderr("listening on 239.74.20.30:54321", LIMIT);
+    lab.wait_member(port, DEFAULT_GROUP);
+    rx.signal("INT");
+    let rx = rx.finish(LIMIT);
+    assert!(
+        rx.stderr.contains("(SIGINT)"),
+        "the script says it stops mcast: {rx:#?}"
+    );
+    let output = format!("{}\n{}", rx.stdout, rx.stderr);
+    assert_interrupted(lab, port, rx.status.code(), &output);
+}
+
+/// The same on a terminal: the shell command line `line` runs in lab host
+/// `host` under `script` with `env`, and Ctrl-C is typed.
+pub fn ctrl_c_reaches_remote_recv(
+    lab: &Lab,
+    host: &str,
+    line: &str,
+    env: &[(&str, &str)],
+    port: &str,
+) {
+    let mut pty = Pty::start(lab, host, line, env);
+    pty.wait_for("listening on 239.74.20.30:54321", LIMIT);
+    lab.wait_member(port, DEFAULT_GROUP);
+    pty.send(b"\x03");
+    let (status, output) = pty.finish(LIMIT);
+    assert_interrupted(lab, port, status.code(), &output);
 }
 
 static TAG: AtomicU32 = AtomicU32::new(0);
