@@ -128,7 +128,9 @@ if ((host_only == 0)); then
     scripts/test-arm.sh
 
     step "cross: build and test for aarch64 in a local podman image"
-    $SUDO scripts/cross-test.sh
+    # As root, with your toolchain (sudo would reset PATH and HOME).
+    $SUDO env "PATH=$PATH" "RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}" \
+        "CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}" scripts/cross-test.sh
 fi
 
 step "no namespace or VM left behind"
