@@ -18,7 +18,11 @@ Runs mcast on an Android phone attached with adb (USB or `adb connect`):
                     there is no static armv7 build)
   3. pushes it to /data/local/tmp/mcast and makes it executable;
   4. runs `/data/local/tmp/mcast MCAST_ARGS...`, streaming its output and
-     exiting with its exit code.
+     exiting with its exit code. Ctrl-C (or SIGTERM) stops mcast on the
+     phone, which prints its summary and leaves its groups: with a
+     terminal, through `adb shell -t` (the phone's terminal gets the
+     Ctrl-C); without one (output piped or redirected), the script sends
+     the signal to mcast's PID on the phone (kept in REMOTE_PATH.pid).
 
 Before `recv` it checks `adb shell dumpsys wifi` for a held Wi-Fi multicast
 lock and warns if there is none: Android's Wi-Fi driver drops incoming
@@ -227,19 +231,45 @@ quote() {
     local s=$1 q="'\\''"
     printf "'%s'" "${s//\'/$q}"
 }
-remote_cmd=$(quote "$remote_path")
+mcast_cmd=$(quote "$remote_path")
 for a in "${mcast_args[@]}"; do
-    remote_cmd+=" $(quote "$a")"
+    mcast_cmd+=" $(quote "$a")"
 done
+pid_file=$(quote "$remote_path.pid")
+# The shell writes its PID and execs mcast, so the PID is mcast's.
+remote_cmd="echo \$\$ >$pid_file && exec $mcast_cmd"
 
-# With a terminal, -t gives the remote process a pty so Ctrl-C stops it on
-# the phone too; without one, -T keeps stdout and stderr apart. adb >= 7.0
-# (shell protocol v2) passes the remote exit code through either way.
-tty_flag=-T
-if [[ -t 0 && -t 1 ]]; then tty_flag=-t; fi
-note "running: $remote_cmd"
-set +e
-"${adb[@]}" shell "$tty_flag" "$remote_cmd"
-rc=$?
-set -e
+# adb >= 7.0 (shell protocol v2) passes the remote exit code through, with
+# or without a terminal.
+note "running: $mcast_cmd"
+if [[ -t 0 && -t 1 ]]; then
+    # -t gives mcast a terminal on the phone, so Ctrl-C stops it there.
+    set +e
+    "${adb[@]}" shell -t "$remote_cmd"
+    rc=$?
+    set -e
+    exit "$rc"
+fi
+# No terminal: -T keeps stdout and stderr apart, and this script forwards
+# SIGINT and SIGTERM to mcast's PID on the phone, then waits for mcast to
+# finish (its summary comes back through the first adb shell). The
+# background adb ignores SIGINT (a non-interactive shell's background jobs
+# do), so only mcast's own exit ends it.
+forward() {
+    note "stopping mcast on $serial (SIG$1)"
+    "${adb[@]}" shell "kill -$1 \$(cat $pid_file)" </dev/null >/dev/null 2>&1 ||
+        note "could not signal mcast on $serial"
+}
+"${adb[@]}" shell -T "$remote_cmd" &
+adb_pid=$!
+trap 'forward INT' INT
+trap 'forward TERM' TERM
+while true; do
+    set +e
+    wait "$adb_pid"
+    rc=$?
+    set -e
+    # wait returns early (status > 128) when a trapped signal arrives.
+    kill -0 "$adb_pid" 2>/dev/null || break
+done
 exit "$rc"

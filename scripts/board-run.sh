@@ -19,9 +19,12 @@ user@name, or an alias from ~/.ssh/config):
                        uses ARMv7 instructions)
        x86_64          release/mcast (the host build)
   3. copies it with scp to a fresh temporary directory on the board;
-  4. runs it there with MCAST_ARGS over `ssh -t` (a terminal, so Ctrl-C
-     stops it on the board), streams the output, removes the directory and
-     exits with mcast's exit code.
+  4. runs it there with MCAST_ARGS, streams the output, removes the
+     directory and exits with mcast's exit code. Ctrl-C (or SIGTERM) stops
+     mcast on the board, which prints its summary and leaves its groups:
+     with a terminal, over `ssh -t` (the board's terminal gets the Ctrl-C);
+     without one (output piped or redirected), over `ssh -T`, and the
+     script sends the signal to mcast's PID on the board.
 
 Options:
   --target TRIPLE  use target/TRIPLE/release/mcast whatever the board says
@@ -146,18 +149,44 @@ trap cleanup_remote EXIT
 "${scp_[@]}" -q "$binary" "$host:$remote_dir/mcast" || die "scp $binary $host:$remote_dir/mcast failed"
 
 # --- Run -----------------------------------------------------------------------
-remote_cmd="chmod 755 $(quote "$remote_dir/mcast") && $(quote "$remote_dir/mcast")"
+pid_file=$(quote "$remote_dir/pid")
+mcast_cmd=$(quote "$remote_dir/mcast")
 for a in "${mcast_args[@]}"; do
-    remote_cmd+=" $(quote "$a")"
+    mcast_cmd+=" $(quote "$a")"
 done
+# The shell writes its PID and execs mcast, so the PID is mcast's.
+remote_cmd="chmod 755 $(quote "$remote_dir/mcast") && echo \$\$ >$pid_file && exec $mcast_cmd"
 
-# -t only with a local terminal (ssh warns otherwise); it makes Ctrl-C reach
-# mcast on the board. Without one, -T keeps stdout and stderr apart.
-tty_flag=-T
-if [[ -t 0 && -t 1 ]]; then tty_flag=-t; fi
-note "running on $host: $remote_cmd"
-set +e
-"${ssh_[@]}" "$tty_flag" "$host" "$remote_cmd"
-rc=$?
-set -e
+note "running on $host: $mcast_cmd"
+if [[ -t 0 && -t 1 ]]; then
+    # A terminal on the board: Ctrl-C travels as a keystroke and the
+    # board's terminal turns it into SIGINT for mcast.
+    set +e
+    "${ssh_[@]}" -t "$host" "$remote_cmd"
+    rc=$?
+    set -e
+    exit "$rc"
+fi
+# No terminal here: -T keeps stdout and stderr apart, and this script
+# forwards SIGINT and SIGTERM to mcast's PID on the board, then waits for
+# mcast to finish (its summary comes back over the first connection).
+# The background ssh ignores SIGINT (a non-interactive shell's background
+# jobs do), so only mcast's own exit ends it.
+forward() {
+    note "stopping mcast on $host (SIG$1)"
+    "${ssh_[@]}" -T "$host" "kill -$1 \$(cat $pid_file)" </dev/null >/dev/null 2>&1 ||
+        note "could not signal mcast on $host"
+}
+"${ssh_[@]}" -T "$host" "$remote_cmd" &
+ssh_pid=$!
+trap 'forward INT' INT
+trap 'forward TERM' TERM
+while true; do
+    set +e
+    wait "$ssh_pid"
+    rc=$?
+    set -e
+    # wait returns early (status > 128) when a trapped signal arrives.
+    kill -0 "$ssh_pid" 2>/dev/null || break
+done
 exit "$rc"

@@ -6,12 +6,17 @@ set -euo pipefail
 
 PROG=${0##*/}
 readonly PROG
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly SCRIPT_DIR
 readonly DEFAULT_PREFIX=mclab
 readonly MAX_PREFIX_LEN=12
 readonly HOSTS=(ap phone board pc cell)
 readonly STATIONS=(phone board pc)          # hosts on the Wi-Fi segment
 readonly FW_TABLE=lab_firewall              # nftables tables, inside the ap
 readonly LOSS_TABLE=lab_loss
+readonly VM_HOSTS=(phone board)             # stations that can be ARM VMs
+readonly RUN_ROOT=${MCAST_LAB_RUN:-/run/mcast-lab} # VM state (PID, console), per lab
+readonly VM_BOOT_LIMIT=${MCAST_LAB_VM_BOOT_LIMIT:-180} # seconds
 
 # Bridge multicast timers, in centiseconds (the kernel's unit for them).
 # The kernel clamps the query and startup-query intervals to at least 1 s.
@@ -43,15 +48,21 @@ every link is made directly inside the lab's namespaces.
                                                                    port-pc    --- wlan0 [pc]    198.18.1.30
 
 Commands:
-  up                 Build the lab. If a lab with this prefix already exists
+  up [--board KIND] [--phone KIND]
+                     Build the lab. If a lab with this prefix already exists
                      (even half-built after a crash) it is torn down first.
                      Waits (at most ~5 s) until every link is up and has its
-                     IPv6 link-local address, prints the status, exits 0.
+                     IPv6 link-local address, and every VM has booted (see
+                     "ARM VMs" below), prints the status, exits 0.
                      If any step fails, the partial lab is removed (exit 1).
-  down               Remove the lab: ends the processes still running inside
-                     its namespaces (SIGTERM, then SIGKILL after 2 s) and
-                     deletes every namespace named P-*, which deletes its
-                     links, bridge and nftables tables. Keeps no state file.
+                     --board ns|aarch64|armv7 and --phone ns|aarch64 choose
+                     what the station is: ns (the default) a namespace
+                     running this machine's programs, or an ARM VM.
+  down               Remove the lab: stops its VMs (by the PID qemu wrote),
+                     ends the processes still running inside its namespaces
+                     (SIGTERM, then SIGKILL after 2 s) and deletes every
+                     namespace named P-*, which deletes its links, bridge,
+                     taps and nftables tables, and $RUN_ROOT/P.
                      Succeeds when there is nothing to remove.
   status             Print the prefix, each host's interfaces and addresses,
                      its default routes and the switch states. Exit 1 if the
@@ -59,9 +70,18 @@ Commands:
   exec HOST CMD...   Run CMD inside HOST's namespace: exec's
                      'ip netns exec P-HOST CMD...', arguments passed
                      unchanged; the exit status and signals are CMD's.
-                     HOST is one of: ${HOSTS[*]}.
+                     HOST is one of: ${HOSTS[*]}. If HOST is a VM, CMD runs
+                     there as root over ssh (from the ap, with the lab's
+                     key): its output and exit status come back (255 if ssh
+                     itself fails); with a terminal on stdin and stdout it
+                     gets one on the VM too (ssh -t), so Ctrl-C reaches it.
 
 Switches (idempotent; each prints its new state; shown by 'status'):
+  link HOST down|up         HOST's Wi-Fi link (${STATIONS[*]}), as when it goes
+                            out of range and comes back: its bridge port goes
+                            down and the station loses its carrier (a VM's NIC
+                            too, through qemu's set_link). The bridge forgets
+                            the station's groups; up brings both back.
   isolate on|off            Client isolation on the ap: 'isolated' on every
                             bridge port, so stations cannot reach each other
                             (unicast, broadcast or multicast); each can still
@@ -149,9 +169,39 @@ The bridge (br0 in ap):
     every port; after 'querier on' that lasts one query response interval
     (0.5 s). 'up' waits that out before it returns.
 
+ARM VMs (--board aarch64|armv7, --phone aarch64):
+  The station is a qemu-system VM (TCG, 1 CPU, no KVM needed) booting a
+  Debian 12 ARM kernel with an initramfs built by scripts/vm/image.sh
+  (cached under target/vm/, rebuilt when an input changes; the first build
+  downloads 30 MB (aarch64) or 48 MB (armv7) of Debian packages). aarch64: qemu-system-aarch64 -M virt
+  -cpu cortex-a57, linux-image-cloud-arm64; armv7: qemu-system-arm -M virt
+  -cpu cortex-a15, linux-image-armmp-lpae. Its only NIC is a virtio-net
+  whose backend is a tap, port-HOST of br0 in the ap, so it is a station of
+  the Wi-Fi like the others, with the same MAC and addresses; in the VM the
+  NIC is named wlan0. qemu runs inside the ap's namespace with no other
+  network (-nodefaults: no user-mode network, no vsock device). The VM runs
+  dropbear (ssh, key login as root; exec uses it) and the mcast release
+  build in /usr/bin; the phone VM also runs adbd on TCP 5555 with stand-ins
+  for Android's getprop and dumpsys. adbd would also listen on vsock:5555,
+  which namespaces do not confine; the phone VM has no vsock (no device, no
+  module), and 'up' checks that before anything talks to adbd: nothing
+  listens on vsock here (ss --vsock -l) and adbd holds no vsock socket in
+  the VM; if a check fails, the phone VM is stopped and 'up' fails. The
+  namespace P-HOST stays, empty; a phone VM has no mobile data
+  (rmnet_data0 stays in the namespace, unused). The VM's NIC also carries
+  exec's ssh: while its link is down, exec's output waits.
+  Runtime files in $RUN_ROOT/P/: HOST.pid, HOST.console (the serial
+  console), HOST.monitor (qemu's monitor socket), and ssh_config, which
+  gives the VMs' host names to ssh and scp:
+    ssh -F $RUN_ROOT/P/ssh_config board uname -m   (from a lab namespace)
+  Boot: ~2 s (aarch64) to ~5 s (armv7) on an idle 2-core x86 machine; 'up'
+  waits at most $VM_BOOT_LIMIT s (MCAST_LAB_VM_BOOT_LIMIT).
+
 Requirements: root, iproute2 ('ip', 'bridge'), sysctl, and nft for
 'firewall', 'loss' (and for their lines in 'status'); veth and bridge
-support in the kernel (no netem or dummy links needed).
+support in the kernel (no netem or dummy links needed). VMs also need
+qemu-system-arm, ssh (openssh-client) and socat, and what
+scripts/vm/image.sh needs (scripts/test.sh installs all of it).
 
 Exit status: 0 success; 1 failure, or the lab is not up; 2 usage error;
 3 a requirement is missing (not root, a command not installed).
@@ -162,6 +212,9 @@ Examples:
   sudo $PROG exec phone mcast send -c 3 --interval 500ms
   sudo $PROG loss 20
   sudo $PROG --prefix lab2 up      # a second, independent lab
+  sudo $PROG up --board aarch64    # the board is an arm64 VM
+  sudo $PROG exec board uname -m   # aarch64, over ssh
+  sudo $PROG link board down
   sudo $PROG down
 EOF
 }
@@ -252,6 +305,204 @@ need_lab() {
 }
 
 # ---------------------------------------------------------------------------
+# ARM VMs: a station whose Wi-Fi port is a tap, with qemu in the ap
+
+run_dir() { printf '%s/%s' "$RUN_ROOT" "$PREFIX"; }
+
+station_n() {
+    case $1 in
+        phone) echo 10 ;;
+        board) echo 20 ;;
+        pc) echo 30 ;;
+    esac
+}
+
+is_vm() { [[ -f $(run_dir)/$1.arch ]]; }
+
+vm_arch() { cat "$(run_dir)/$1.arch"; }
+
+# The PID in HOST.pid, if that process is this lab's qemu for HOST (its
+# command line names the PID file, so a reused PID is never taken for it).
+vm_pid() {
+    local f pid
+    f=$(run_dir)/$1.pid
+    [[ -f $f ]] || return 1
+    pid=$(<"$f")
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-pidfile $f " || return 1
+    echo "$pid"
+}
+
+vm_kinds_ok() { # HOST KIND
+    case $1:$2 in
+        board:ns | board:aarch64 | board:armv7 | phone:ns | phone:aarch64) return 0 ;;
+    esac
+    return 1
+}
+
+# Where scripts/vm/image.sh puts the images and the lab's ssh key.
+vm_target_dir() { printf '%s' "${MCAST_TARGET_DIR:-$SCRIPT_DIR/../target}"; }
+
+# The ssh client configuration for the lab's VMs: their names, root, the
+# lab's key, and no host key checks (the VMs make new host keys at each
+# boot, on a network only the lab reaches).
+write_ssh_config() {
+    local key h
+    key=$(cd "$(vm_target_dir)/vm/ssh" && pwd)/id_ed25519
+    {
+        for h in "${VM_HOSTS[@]}"; do
+            printf 'Host %s\n    HostName 198.18.1.%s\n' "$h" "$(station_n "$h")"
+        done
+        cat <<EOF
+Host *
+    User root
+    IdentityFile $key
+    IdentitiesOnly yes
+    StrictHostKeyChecking no
+    UserKnownHostsFile /dev/null
+    LogLevel ERROR
+    BatchMode yes
+    ConnectTimeout 5
+EOF
+    } >"$(run_dir)/ssh_config"
+}
+
+# ssh to HOST's VM from the ap: vm_ssh HOST [SSH-OPTIONS...] -- COMMAND.
+vm_ssh() {
+    local h=$1
+    shift
+    in_ns ap ssh -F "$(run_dir)/ssh_config" "$h" "$@"
+}
+
+# Builds (or finds cached) the image for ARCH and prints its directory.
+vm_image() {
+    "$SCRIPT_DIR/vm/image.sh" "$1" || die "$E_FAIL" "cannot make the $1 VM image (scripts/vm/image.sh $1)"
+}
+
+# Starts HOST's VM from the image in IMG, on the tap port-HOST in the ap.
+vm_start() {
+    local h=$1 arch=$2 img=$3 n dir qemu cpu adbd=0
+    n=$(station_n "$h")
+    dir=$(run_dir)
+    case $arch in
+        aarch64) qemu=qemu-system-aarch64 cpu=cortex-a57 ;;
+        armv7) qemu=qemu-system-arm cpu=cortex-a15 ;;
+    esac
+    [[ $h != phone ]] || adbd=1
+    date +%s.%N >"$dir/$h.started"
+    # -nodefaults: no NIC, serial, monitor or other device but those named
+    # here (so no user-mode network and no vsock device); -no-reboot with
+    # panic=-1: a kernel panic ends qemu. The serial console goes to a file.
+    in_ns ap "$qemu" -M virt -cpu "$cpu" -smp 1 -m 384 \
+        -nodefaults -no-user-config -display none -no-reboot \
+        -kernel "$img/vmlinuz" -initrd "$img/initrd.gz" \
+        -append "console=ttyAMA0 quiet panic=-1 mcast.host=$h mcast.ip4=198.18.1.$n/24 mcast.gw4=198.18.1.1 mcast.ip6=fd6d:6361:7374:1::$n/64 mcast.gw6=fd6d:6361:7374:1::1 mcast.sshd=1 mcast.adbd=$adbd" \
+        -netdev "tap,id=wifi,ifname=port-$h,script=no,downscript=no" \
+        -device "virtio-net-device,netdev=wifi,mac=02:6d:63:00:01:$n" \
+        -serial "file:$dir/$h.console" \
+        -monitor "unix:$dir/$h.monitor,server=on,wait=off" \
+        -pidfile "$dir/$h.pid" -daemonize
+}
+
+# Waits until HOST's VM has booted and its sshd answers.
+vm_wait() {
+    local h=$1 dir i started
+    dir=$(run_dir)
+    for ((i = 0; i < VM_BOOT_LIMIT * 10; i++)); do
+        if ! vm_pid "$h" >/dev/null; then
+            err "the $h VM stopped while booting; the end of its console ($dir/$h.console):"
+            tail -n 20 "$dir/$h.console" >&2 || true
+            exit "$E_FAIL"
+        fi
+        if grep -q '^mcast-vm: .* ready' "$dir/$h.console" 2>/dev/null &&
+            vm_ssh "$h" -T -- true </dev/null >/dev/null 2>&1; then
+            started=$(<"$dir/$h.started")
+            awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f\n", e - s }' >"$dir/$h.boot"
+            return 0
+        fi
+        sleep 0.1
+    done
+    err "the $h VM did not answer ssh within $VM_BOOT_LIMIT s; the end of its console ($dir/$h.console):"
+    tail -n 20 "$dir/$h.console" >&2 || true
+    exit "$E_FAIL"
+}
+
+# adbd also listens on vsock:5555 where it can, and network namespaces do
+# not confine vsock: on a machine with a vsock device, that listener would
+# offer a root shell to the hypervisor side. The phone VM cannot have it:
+# qemu gives it no vsock device, and its initramfs has no vsock module, so
+# its kernel has no AF_VSOCK (adbd still logs "listening on vsock:5555";
+# the check below shows it holds no such socket). This checks all of that
+# before anything talks to adbd, and stops the phone VM if a check fails: nothing
+# listens on vsock on this machine (ss --vsock -l), the VM's kernel has no
+# vsock module loaded, and every socket adbd holds is TCP, UDP, unix or
+# netlink (its inode is listed in /proc/net/{tcp,tcp6,udp,udp6,unix,netlink}).
+vsock_check() {
+    local listeners guest
+    if listeners=$(ss --vsock -l -n -p -H 2>&1); then
+        :
+    elif [[ ! -e /dev/vsock && ! -e /proc/sys/net/vsock ]]; then
+        listeners=
+    else
+        listeners="ss --vsock -l failed: $listeners"
+    fi
+    # shellcheck disable=SC2016 # for the VM's shell
+    guest=$(vm_ssh phone -T -- '
+        p=$(pidof adbd) || { echo "adbd is not running"; exit 0; }
+        [ ! -e /sys/module/vsock ] || echo "the vsock module is loaded"
+        known=$({ awk "NR > 1 { print \$10 }" /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 /proc/net/netlink
+                  awk "NR > 1 { print \$7 }" /proc/net/unix; } 2>/dev/null)
+        for fd in /proc/$p/fd/*; do
+            l=$(readlink "$fd") || continue
+            case $l in socket:*) ;; *) continue ;; esac
+            i=${l#socket:[}; i=${i%]}
+            echo "$known" | grep -qx "$i" || echo "adbd holds socket $i, which is not TCP, UDP, unix or netlink"
+        done' </dev/null 2>&1) || guest="cannot check the phone VM over ssh: $guest"
+    if [[ -n $listeners || -n $guest ]]; then
+        err "vsock check failed; stopping the phone VM:"
+        [[ -z $listeners ]] || printf '  ss --vsock -l: %s\n' "$listeners" >&2
+        [[ -z $guest ]] || printf '  in the phone VM: %s\n' "$guest" >&2
+        local pid
+        pid=$(vm_pid phone) && kill -KILL "$pid"
+        exit "$E_FAIL"
+    fi
+    note "vsock check: nothing listens on vsock here (ss --vsock -l), the phone VM's kernel has no vsock, adbd holds only TCP, unix and netlink sockets"
+}
+
+# Sends one command to HOST's qemu monitor.
+vm_monitor() {
+    printf '%s\n' "$2" | socat -t 1 - "UNIX-CONNECT:$(run_dir)/$1.monitor" >/dev/null
+}
+
+# Stops every VM of the lab by its PID (SIGTERM, SIGKILL after 2 s).
+stop_vms() {
+    local f h pid i
+    for f in "$(run_dir)"/*.pid; do
+        [[ -e $f ]] || continue
+        h=$(basename "$f" .pid)
+        pid=$(vm_pid "$h") || continue
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < 20; i++)); do
+            vm_pid "$h" >/dev/null || continue 2
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+}
+
+# exec on a VM: each argument single-quoted for the remote shell; a
+# terminal there only if there is one here.
+vm_exec() {
+    local h=$1 cmd="" a q="'\\''" tty=-T
+    shift
+    for a in "$@"; do
+        cmd+=" '${a//\'/$q}'"
+    done
+    [[ ! -t 0 || ! -t 1 ]] || tty=-t
+    exec ip netns exec "$(ns ap)" ssh -F "$(run_dir)/ssh_config" "$tty" "$h" -- "$cmd"
+}
+
+# ---------------------------------------------------------------------------
 # up / down
 
 # Ends the processes inside one namespace: SIGTERM, then SIGKILL after ~2 s.
@@ -273,6 +524,7 @@ end_processes() {
 
 do_down() {
     local name left
+    stop_vms
     while IFS= read -r name; do
         [[ -n $name ]] || continue
         end_processes "$name"
@@ -280,6 +532,7 @@ do_down() {
     done < <(lab_namespaces)
     left=$(lab_namespaces | tr '\n' ' ')
     [[ -z ${left// /} ]] || die "$E_FAIL" "could not delete namespaces: $left"
+    rm -rf "$(run_dir)"
 }
 
 cmd_down() {
@@ -287,6 +540,7 @@ cmd_down() {
     need_cmd ip
     local had
     had=$(lab_namespaces | wc -l)
+    [[ ! -d $(run_dir) ]] || had=$((had + 1))
     do_down
     if ((had > 0)); then
         note "lab '$PREFIX' is down"
@@ -327,8 +581,11 @@ addr() {
 # address.
 wait_ready() {
     local i h dev missing
-    local -a want=(ap:br0 ap:port-phone ap:port-board ap:port-pc phone:wlan0
-        phone:rmnet_data0 board:wlan0 pc:wlan0 cell:rmnet0)
+    local -a want=(ap:br0 ap:port-phone ap:port-board ap:port-pc
+        phone:rmnet_data0 cell:rmnet0)
+    for h in "${STATIONS[@]}"; do
+        is_vm "$h" || want+=("$h:wlan0")
+    done
     for ((i = 0; i < 50; i++)); do
         missing=
         for h in "${want[@]}"; do
@@ -353,15 +610,39 @@ wait_ready() {
 cmd_up() {
     need_root
     need_cmd ip bridge sysctl
-    if [[ -n $(lab_namespaces) ]]; then
+    local h vms=()
+    declare -A img=()
+    for h in "${VM_HOSTS[@]}"; do
+        [[ ${KIND[$h]} == ns ]] || vms+=("$h")
+    done
+    if ((${#vms[@]})); then
+        need_cmd ssh socat
+        for h in "${vms[@]}"; do
+            case ${KIND[$h]} in
+                aarch64) need_cmd qemu-system-aarch64 ;;
+                armv7) need_cmd qemu-system-arm ;;
+            esac
+        done
+    fi
+    if [[ -n $(lab_namespaces) || -d $(run_dir) ]]; then
         note "lab '$PREFIX' already exists; tearing it down first"
         do_down
     fi
+    # The images first: the first build downloads packages.
+    for h in "${vms[@]+"${vms[@]}"}"; do
+        img[$h]=$(vm_image "${KIND[$h]}")
+    done
     trap on_up_exit EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
 
-    local h
+    if ((${#vms[@]})); then
+        mkdir -p "$(run_dir)"
+        write_ssh_config
+        for h in "${vms[@]}"; do
+            echo "${KIND[$h]}" >"$(run_dir)/$h.arch"
+        done
+    fi
     for h in "${HOSTS[@]}"; do
         make_host "$h"
     done
@@ -393,11 +674,17 @@ cmd_up() {
             board) n=20 ;;
             pc) n=30 ;;
         esac
-        nip ap link add "port-$h" address "02:6d:63:00:0f:$n" type veth \
-            peer name wlan0 address "02:6d:63:00:01:$n" netns "$(ns "$h")"
+        if is_vm "$h"; then
+            # The VM's NIC: qemu attaches to this tap, a port of the bridge.
+            nip ap tuntap add dev "port-$h" mode tap
+            nip ap link set "port-$h" address "02:6d:63:00:0f:$n"
+        else
+            nip ap link add "port-$h" address "02:6d:63:00:0f:$n" type veth \
+                peer name wlan0 address "02:6d:63:00:01:$n" netns "$(ns "$h")"
+        fi
         in_ns ap sysctl -qw "net.ipv6.conf.port-$h.disable_ipv6=1"
         nip ap link set "port-$h" master br0
-        addr "$h" wlan0 "198.18.1.$n/24" "fd6d:6361:7374:1::$n/64"
+        is_vm "$h" || addr "$h" wlan0 "198.18.1.$n/24" "fd6d:6361:7374:1::$n/64"
     done
 
     # Mobile data: phone rmnet_data0 <-> cell rmnet0.
@@ -409,7 +696,7 @@ cmd_up() {
     # Links up (ports before the bridge, so the startup queries reach hosts).
     for h in "${STATIONS[@]}"; do
         nip ap link set "port-$h" up
-        nip "$h" link set wlan0 up
+        is_vm "$h" || nip "$h" link set wlan0 up
     done
     nip ap link set br0 up
     nip phone link set rmnet_data0 up
@@ -428,12 +715,23 @@ cmd_up() {
     # ff00::/8' route of the local table, which would be the first interface
     # brought up (wlan0). Prefer mobile data, as for IPv4.
     nip phone -6 route add multicast ff00::/8 dev rmnet_data0 table local metric 100
+
+    # The VMs boot while the rest settles.
+    for h in "${vms[@]+"${vms[@]}"}"; do
+        vm_start "$h" "${KIND[$h]}" "${img[$h]}"
+    done
     for h in board pc; do
+        is_vm "$h" && continue # the VM sets its own routes
         nip "$h" route add default via 198.18.1.1 dev wlan0
         nip "$h" -6 route add default via fd6d:6361:7374:1::1 dev wlan0
     done
 
     wait_ready
+    for h in "${vms[@]+"${vms[@]}"}"; do
+        vm_wait "$h"
+        note "$h: ${KIND[$h]} VM booted in $(<"$(run_dir)/$h.boot") s"
+    done
+    [[ ${KIND[phone]} == ns ]] || vsock_check
     # Let the delay timer run out (0.5 s) so snooping filters from now on.
     sleep "$(awk -v cs="$BR_QUERY_RESPONSE_INTERVAL" 'BEGIN { printf "%.2f", cs / 100 + 0.1 }')"
     UP_DONE=1
@@ -493,6 +791,10 @@ loss_state() {
 
 print_host() {
     local h=$1 line routes
+    if is_vm "$h"; then
+        print_vm_host "$h"
+        return
+    fi
     printf '  %-6s %s\n' "$h" "$(ns "$h")"
     while IFS= read -r line; do
         printf '         %s\n' "$line"
@@ -510,6 +812,23 @@ print_host() {
     [[ -z $routes ]] || printf '         routes: %s\n' "$routes"
 }
 
+# A VM station: what runs where, and its addresses and routes as the VM
+# sees them (asked over ssh).
+print_vm_host() {
+    local h=$1 pid boot
+    pid=$(vm_pid "$h") || pid=
+    boot=$(cat "$(run_dir)/$h.boot" 2>/dev/null) || boot=?
+    if [[ -z $pid ]]; then
+        printf '  %-6s %s VM, NOT RUNNING (console: %s)\n' "$h" "$(vm_arch "$h")" "$(run_dir)/$h.console"
+        return
+    fi
+    printf '  %-6s %s VM: qemu PID %s in %s, booted in %s s; NIC on port-%s; console %s\n' \
+        "$h" "$(vm_arch "$h")" "$pid" "$(ns ap)" "$boot" "$h" "$(run_dir)/$h.console"
+    vm_ssh "$h" -T -- 'echo "wlan0        $(cat /sys/class/net/wlan0/operstate | tr a-z A-Z) $(ip -o addr show dev wlan0 | awk "{ printf \"%s \", \$4 }")"
+        echo "routes: $( { ip route show; ip -6 route show; } | grep "^default" | awk "{ print \$1, \$2, \$3, \$4, \$5 }" | paste -sd ";" | sed "s/;/; /g")"' \
+        </dev/null 2>/dev/null | sed 's/^/         /' || printf '         (ssh to the VM failed)\n'
+}
+
 print_status() {
     local h
     echo "lab: $PREFIX (up)"
@@ -519,6 +838,7 @@ print_status() {
     done
     echo "switches:"
     printf '  %-17s %s\n' \
+        link "$(link_states)" \
         isolate "$(port_flag_state isolated)" \
         firewall "$(firewall_state)" \
         loss "$(loss_state)" \
@@ -558,6 +878,11 @@ cmd_exec() {
     need_root
     need_cmd ip
     ns_exists "$host" || die "$E_FAIL" "namespace $(ns "$host") does not exist (run: $PROG --prefix $PREFIX up)"
+    if is_vm "$host"; then
+        need_cmd ssh
+        vm_pid "$host" >/dev/null || die "$E_FAIL" "the $host VM is not running (see $(run_dir)/$host.console; run: $PROG --prefix $PREFIX down)"
+        vm_exec "$host" "$@"
+    fi
     exec ip netns exec "$(ns "$host")" "$@"
 }
 
@@ -618,6 +943,50 @@ switch_version() {
     need_lab
     nip ap link set br0 type bridge "$opt" "$1"
     echo "$name: $(br_opt "$opt")"
+}
+
+# "phone up, board up, pc up": each station's Wi-Fi port.
+link_states() {
+    local h out=()
+    for h in "${STATIONS[@]}"; do
+        if nip ap -o link show "port-$h" 2>/dev/null | grep -q '[<,]UP[,>]'; then
+            out+=("$h up")
+        else
+            out+=("$h down")
+        fi
+    done
+    local IFS=,
+    echo "${out[*]}" | sed 's/,/, /g'
+}
+
+switch_link() {
+    (($# == 2)) || usage_error "link: expected a station and down or up (link board down)"
+    local h=$1 state
+    is_station "$h" || usage_error "link: '$h' is not a station (one of: ${STATIONS[*]})"
+    case $2 in
+        down | off) state=down ;;
+        up | on) state=up ;;
+        *) usage_error "link: expected down or up, not '$2'" ;;
+    esac
+    need_root
+    need_cmd ip
+    need_lab
+    if [[ $state == up ]]; then
+        nip ap link set "port-$h" up
+        ! is_vm "$h" || vm_monitor "$h" "set_link wifi on"
+    else
+        ! is_vm "$h" || vm_monitor "$h" "set_link wifi off"
+        nip ap link set "port-$h" down
+    fi
+    echo "link: $(link_states)"
+}
+
+is_station() {
+    local h
+    for h in "${STATIONS[@]}"; do
+        [[ $h == "$1" ]] && return 0
+    done
+    return 1
 }
 
 # Replaces (or creates) an nftables table in the ap atomically: an
@@ -697,6 +1066,17 @@ PREFIX=${MCAST_LAB_PREFIX:-$DEFAULT_PREFIX}
 PREFIX_SET=0
 COMMAND=
 ARGS=()
+declare -A KIND=([phone]=ns [board]=ns)
+KIND_SET=0
+
+set_kind() { # HOST KIND
+    vm_kinds_ok "$1" "$2" || case $1 in
+        board) usage_error "--board: expected ns, aarch64 or armv7, not '$2'" ;;
+        phone) usage_error "--phone: expected ns or aarch64, not '$2'" ;;
+    esac
+    KIND[$1]=$2
+    KIND_SET=1
+}
 
 set_prefix() {
     [[ $PREFIX_SET == 0 ]] || usage_error "--prefix given twice"
@@ -717,6 +1097,16 @@ while (($# > 0)); do
             ;;
         --prefix=*)
             set_prefix "${1#--prefix=}"
+            shift
+            ;;
+        --board | --phone)
+            (($# >= 2)) || usage_error "$1 needs a value"
+            set_kind "${1#--}" "$2"
+            shift 2
+            ;;
+        --board=* | --phone=*)
+            h=${1%%=*}
+            set_kind "${h#--}" "${1#*=}"
             shift
             ;;
         --)
@@ -749,6 +1139,7 @@ validate_prefix "$PREFIX"
 no_args() {
     ((${#ARGS[@]} == 0)) || usage_error "$COMMAND takes no arguments (got: ${ARGS[*]})"
 }
+[[ $KIND_SET == 0 || $COMMAND == up ]] || usage_error "--board and --phone go with up"
 
 case $COMMAND in
     up)
@@ -772,6 +1163,7 @@ case $COMMAND in
     mld-version) switch_version mld-version mcast_mld_version 1 2 "${ARGS[@]}" ;;
     firewall) switch_firewall "${ARGS[@]}" ;;
     loss) switch_loss "${ARGS[@]}" ;;
+    link) switch_link "${ARGS[@]}" ;;
     help) usage ;;
     *) usage_error "unknown command '$COMMAND'" ;;
 esac

@@ -7,8 +7,9 @@ ALL_TARGETS=(
     armv7-unknown-linux-gnueabihf
     aarch64-unknown-linux-musl
 )
-# Test files that check scripts and builds rather than drive MCAST_BIN.
-NOT_BINARY_SUITES=(adb_run board_run build_targets)
+# Test files that check scripts, builds and the VMs (which run their own
+# mcast) rather than drive MCAST_BIN.
+NOT_BINARY_SUITES=(adb_run board_run board_vm build_targets lab_script)
 
 usage() {
     cat <<EOF

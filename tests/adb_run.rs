@@ -1,15 +1,43 @@
-//! Tests of `scripts/adb-run.sh` against a stand-in `adb`
-//! (`tests/data/fake-adb/adb`), put first on `PATH`. The stand-in answers
-//! like a phone (ABI, attached devices, `dumpsys wifi`), keeps a log of every
-//! invocation, and "runs" pushed programs on this machine; the pushed
-//! "binaries" are small shell scripts that print their arguments. No phone
-//! and no real adb are involved: this checks the script's logic only.
+//! Tests of `scripts/adb-run.sh`.
+//!
+//! Real: against Debian's adbd 34 (bookworm-backports) in the lab's phone VM
+//! (`lab.sh up --phone aarch64`: an arm64 VM with a real ARM kernel, see
+//! `tests/common/vm.rs`), reached by Debian's adb 34 from the lab's pc
+//! namespace with `adb connect` over the lab's Wi-Fi: the adb transport,
+//! the ABI choice, the push to /data/local/tmp, `adb shell` passing the exit
+//! status through, the multicast-lock warning, Ctrl-C through adb (mcast on
+//! the phone prints its summary and leaves), multicast between the phone
+//! VM and the board VM both ways, and the vsock check that comes before
+//! anything talks to adbd.
+//! Stand-ins there: Android's `getprop` and `dumpsys` do not exist on
+//! Linux, so the phone VM has small scripts that answer in Android's formats
+//! (`scripts/vm/getprop`, `scripts/vm/dumpsys`; the lock `dumpsys wifi`
+//! reports is what the test writes to /data/local/tmp/.multicast-locks).
+//! The phone's shell is busybox sh, not Android's mksh.
+//!
+//! Stand-in adb (`tests/data/fake-adb/adb`, put first on `PATH`), for what
+//! the VM cannot show: an NDK build, a 32-bit phone, an x86 emulator,
+//! several or unauthorized devices, the `dumpsys wifi` formats of other
+//! Android versions, CRLF output of old adb versions, usage errors. It
+//! answers like a phone (ABI, attached devices, `dumpsys wifi`), keeps a log
+//! of every invocation, and "runs" pushed programs on this machine; the
+//! pushed "binaries" are small shell scripts that print their arguments.
 #![allow(missing_docs)]
+
+mod common;
+#[path = "common/lab.rs"]
+mod lab;
+#[path = "common/vm.rs"]
+mod vm;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use common::run_limited;
+use lab::{Lab, BOARD_V4, PHONE_WIFI_V4};
 
 const SEP: char = '\u{1f}';
 
@@ -152,11 +180,6 @@ impl Phone {
                 .collect(),
         }
     }
-
-    /// The pushed file on the fake phone.
-    fn pushed(&self) -> PathBuf {
-        self.dir.path().join("phone/data/local/tmp/mcast")
-    }
 }
 
 /// What one run of the script did.
@@ -227,23 +250,6 @@ WifiScoreCard:
 const LOCK_WARNING: &str = "no app holds a Wi-Fi multicast lock";
 
 // --- ABI mapping and binary choice ------------------------------------------
-
-#[test]
-fn stand_in_adb_arm64_phone_gets_musl_binary() {
-    let phone = Phone::new("musl").abi("arm64-v8a").with_build(MUSL_ARM64);
-    let run = phone.run(&["ifaces"]);
-    run.assert_code(0);
-    assert_eq!(
-        run.pushed_source().as_deref(),
-        Some(phone.build_path(MUSL_ARM64).as_str())
-    );
-    assert!(
-        run.stdout
-            .contains(&format!("FAKE-MCAST build={MUSL_ARM64}")),
-        "{run:#?}"
-    );
-    assert!(run.stderr.contains("ABI arm64-v8a"), "{run:#?}");
-}
 
 #[test]
 fn stand_in_adb_arm64_phone_prefers_the_android_build() {
@@ -336,61 +342,7 @@ fn stand_in_adb_abi_with_crlf_line_ending_is_understood() {
     );
 }
 
-#[test]
-fn stand_in_adb_binary_goes_to_data_local_tmp_and_is_made_executable() {
-    let phone = Phone::new("push").with_build(MUSL_ARM64);
-    let run = phone.run(&["ifaces"]);
-    run.assert_code(0);
-    let push = run.calls_to(&["push"]);
-    assert_eq!(push.len(), 1, "{run:#?}");
-    assert_eq!(push[0].last().unwrap(), "/data/local/tmp/mcast");
-    assert_eq!(
-        run.calls_to(&["shell", "chmod", "755", "/data/local/tmp/mcast"])
-            .len(),
-        1,
-        "{run:#?}"
-    );
-    let mode = std::fs::metadata(phone.pushed())
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o755);
-}
-
 // --- Arguments and exit code ------------------------------------------------
-
-#[test]
-fn stand_in_adb_arguments_with_spaces_and_quotes_survive() {
-    let phone = Phone::new("args").with_build(MUSL_ARM64);
-    let marker = phone.dir.path().join("pwned");
-    let injection = format!("$(touch {})", marker.display());
-    let args = [
-        "send",
-        "239.1.2.3:5000",
-        "hello world",
-        "it's",
-        "say \"hi\"",
-        "back\\slash",
-        "",
-        "*",
-        "tab\there",
-        injection.as_str(),
-        "; echo not-an-arg",
-    ];
-    let run = phone.run(&args);
-    run.assert_code(0);
-    let got: Vec<&str> = run
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("arg=[").and_then(|l| l.strip_suffix(']')))
-        .collect();
-    assert_eq!(got, args, "{run:#?}");
-    assert!(
-        !marker.exists(),
-        "an argument was executed by the phone's shell"
-    );
-    assert!(!run.stdout.lines().any(|l| l == "not-an-arg"), "{run:#?}");
-}
 
 #[test]
 fn stand_in_adb_options_after_double_dash_go_to_mcast() {
@@ -401,15 +353,6 @@ fn stand_in_adb_options_after_double_dash_go_to_mcast() {
         run.stdout.contains("arg=[-s]\narg=[x]\narg=[--help]"),
         "{run:#?}"
     );
-}
-
-#[test]
-fn stand_in_adb_exit_code_passes_through() {
-    let phone = Phone::new("exit")
-        .with_build(MUSL_ARM64)
-        .set("FAKE_MCAST_EXIT", "3");
-    let run = phone.run(&["send", "239.1.2.3:5000", "x"]);
-    run.assert_code(3);
 }
 
 // --- Devices ------------------------------------------------------------------
@@ -504,31 +447,6 @@ fn stand_in_adb_one_ready_device_among_unauthorized_ones_is_used() {
 // --- Multicast lock check -----------------------------------------------------
 
 #[test]
-fn stand_in_adb_recv_without_multicast_lock_warns_before_running() {
-    let phone = Phone::new("nolock")
-        .dumpsys(NO_LOCK_DUMP)
-        .with_build(MUSL_ARM64);
-    let run = phone.run(&["recv", "239.1.2.3:5000"]);
-    run.assert_code(0);
-    let warn = run
-        .stderr
-        .find(LOCK_WARNING)
-        .unwrap_or_else(|| panic!("no warning: {run:#?}"));
-    let started = run.stderr.find("FAKE-MCAST running").expect("mcast ran");
-    assert!(
-        warn < started,
-        "the warning must come before mcast runs: {run:#?}"
-    );
-    assert!(run.stderr.contains("MulticastLock"), "{run:#?}");
-    assert!(run.stderr.contains("Sending is not affected"), "{run:#?}");
-    assert_eq!(
-        run.calls_to(&["shell", "dumpsys", "wifi"]).len(),
-        1,
-        "{run:#?}"
-    );
-}
-
-#[test]
 fn stand_in_adb_recv_after_global_options_is_still_checked() {
     let phone = Phone::new("nolock2")
         .dumpsys(NO_LOCK_DUMP)
@@ -536,21 +454,6 @@ fn stand_in_adb_recv_after_global_options_is_still_checked() {
     let run = phone.run(&["--", "-v", "recv", "239.1.2.3:5000"]);
     run.assert_code(0);
     assert!(run.stderr.contains(LOCK_WARNING), "{run:#?}");
-}
-
-#[test]
-fn stand_in_adb_recv_with_multicast_lock_held_does_not_warn() {
-    let phone = Phone::new("lock")
-        .dumpsys(LOCK_HELD_DUMP)
-        .with_build(MUSL_ARM64);
-    let run = phone.run(&["recv", "239.1.2.3:5000"]);
-    run.assert_code(0);
-    assert!(!run.stderr.contains(LOCK_WARNING), "{run:#?}");
-    assert!(!run.stderr.contains("warning"), "{run:#?}");
-    assert!(
-        run.stderr.contains("multicast lock held by 1 app"),
-        "{run:#?}"
-    );
 }
 
 #[test]
@@ -597,20 +500,6 @@ fn stand_in_adb_recv_with_unreadable_dumpsys_warns_that_it_cannot_tell() {
     assert!(run.stderr.contains("cannot tell"), "{run:#?}");
 }
 
-#[test]
-fn stand_in_adb_send_does_not_check_the_lock() {
-    let phone = Phone::new("send")
-        .dumpsys(NO_LOCK_DUMP)
-        .with_build(MUSL_ARM64);
-    let run = phone.run(&["send", "239.1.2.3:5000", "recv"]);
-    run.assert_code(0);
-    assert!(!run.stderr.contains(LOCK_WARNING), "{run:#?}");
-    assert!(
-        run.calls_to(&["shell", "dumpsys", "wifi"]).is_empty(),
-        "{run:#?}"
-    );
-}
-
 // --- Help, usage errors, log hint -----------------------------------------------
 
 #[test]
@@ -649,4 +538,239 @@ fn stand_in_adb_prints_how_to_read_the_log() {
     let run = phone.run(&["ifaces"]);
     run.assert_code(0);
     assert!(run.stderr.contains("logcat -s mcast"), "{run:#?}");
+}
+
+// --- Against a real adbd in the phone VM ----------------------------------------
+
+const GROUP: &str = "239.74.20.30";
+const LIMIT: Duration = Duration::from_secs(90);
+const PHONE: &str = "198.18.1.10:5555";
+
+/// The host adb's state (its key, in ~/.android) stays in a scratch HOME.
+struct Adb {
+    home: Scratch,
+}
+
+impl Adb {
+    /// `adb ARGS…` in the pc namespace.
+    fn cmd(&self, lab: &Lab, args: &[&str]) -> Command {
+        let mut cmd = lab.exec(
+            "pc",
+            &[
+                "env",
+                &format!("HOME={}", self.home.path().display()),
+                "adb",
+            ],
+        );
+        cmd.args(args);
+        cmd
+    }
+
+    /// `scripts/adb-run.sh -s PHONE ARGS…` in the pc namespace.
+    fn run(&self, lab: &Lab, args: &[&str]) -> Command {
+        let mut cmd = lab.exec(
+            "pc",
+            &["env", &format!("HOME={}", self.home.path().display())],
+        );
+        cmd.arg(repo().join("scripts/adb-run.sh"))
+            .args(["-s", PHONE])
+            .args(args);
+        cmd
+    }
+}
+
+fn board_run(lab: &Lab, args: &[&str]) -> Command {
+    let mut cmd = lab.exec(
+        "pc",
+        &[
+            "env",
+            &format!("SSH_OPTS=-F /run/mcast-lab/{}/ssh_config", lab.prefix()),
+        ],
+    );
+    cmd.arg(repo().join("scripts/board-run.sh"))
+        .arg("board")
+        .args(args);
+    cmd
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn real_adbd_in_the_phone_vm() {
+    if !vm::can_adb() {
+        return;
+    }
+    let musl = repo().join("target").join(MUSL_ARM64).join("release/mcast");
+    assert!(
+        musl.is_file(),
+        "no {} (scripts/test.sh builds it: cargo build --release --target {MUSL_ARM64})",
+        musl.display()
+    );
+    let _one = vm::one_at_a_time();
+    let lab = Lab::up_with(&["--phone", "aarch64", "--board", "aarch64"]);
+
+    // The vsock check ran before anything talked to adbd, and still holds.
+    assert!(
+        lab.up_log()
+            .contains("vsock check: nothing listens on vsock here"),
+        "{}",
+        lab.up_log()
+    );
+    let ss = Command::new("ss")
+        .args(["--vsock", "-l", "-n", "-H"])
+        .output()
+        .expect("run ss --vsock -l");
+    assert!(ss.status.success(), "{ss:?}");
+    assert_eq!(
+        text(&ss.stdout).trim(),
+        "",
+        "something listens on vsock: {ss:?}"
+    );
+    let vsock_module = lab
+        .on("phone", &["test", "-e", "/sys/module/vsock"])
+        .status()
+        .expect("exec");
+    assert!(!vsock_module.success(), "the phone VM has the vsock module");
+
+    // The adb transport: adb connect over the lab's Wi-Fi.
+    let adb = Adb {
+        home: Scratch::new("adb-home"),
+    };
+    // The server outlives the client; with no pipe of ours it cannot hold
+    // one open. lab.sh down ends it with the pc namespace.
+    let started = adb
+        .cmd(&lab, &["start-server"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("adb start-server");
+    assert!(started.success());
+    let c = run_limited(adb.cmd(&lab, &["connect", PHONE]), LIMIT);
+    assert!(
+        c.stdout.contains(&format!("connected to {PHONE}")),
+        "{c:#?}"
+    );
+    let d = run_limited(adb.cmd(&lab, &["devices"]), LIMIT);
+    assert!(d.stdout.contains(&format!("{PHONE}\tdevice")), "{d:#?}");
+
+    // The ABI choice, the push, the run on the ARM kernel.
+    let r = run_limited(adb.run(&lab, &["ifaces"]), LIMIT);
+    assert_eq!(r.code(), 0, "{r:#?}");
+    assert!(r.stderr.contains("ABI arm64-v8a"), "{r:#?}");
+    assert!(
+        r.stderr
+            .contains(&format!("binary {} (static musl build", musl.display())),
+        "{r:#?}"
+    );
+    assert!(r.stdout.contains("picked: wlan0"), "{r:#?}");
+    let sums = run_limited(
+        adb.cmd(
+            &lab,
+            &[
+                "shell",
+                "sha256sum /data/local/tmp/mcast; ls -l /data/local/tmp/mcast",
+            ],
+        ),
+        LIMIT,
+    );
+    let local = Command::new("sha256sum")
+        .arg(&musl)
+        .output()
+        .expect("sha256sum");
+    let local = text(&local.stdout);
+    assert!(
+        sums.stdout
+            .contains(local.split_whitespace().next().unwrap()),
+        "the pushed file is the musl build: {sums:#?}"
+    );
+    assert!(sums.stdout.contains("-rwxr-xr-x"), "{sums:#?}");
+
+    // The exit status through adb shell; quoting through the phone's shell.
+    let r = run_limited(
+        adb.run(&lab, &["recv", "-c", "1", "--timeout", "1s"]),
+        LIMIT,
+    );
+    assert_eq!(r.code(), 1, "{r:#?}");
+    let r = run_limited(adb.run(&lab, &["send", "192.0.2.1:99"]), LIMIT);
+    assert_eq!(r.code(), 2, "{r:#?}");
+
+    // The multicast-lock warning: no lock held, then one.
+    assert!(
+        r.stderr.find("multicast lock").is_none(),
+        "no lock check for send: {r:#?}"
+    );
+    let r = run_limited(
+        adb.run(&lab, &["recv", "-c", "1", "--timeout", "1s"]),
+        LIMIT,
+    );
+    let warn = r
+        .stderr
+        .find(LOCK_WARNING)
+        .unwrap_or_else(|| panic!("no lock warning: {r:#?}"));
+    assert!(
+        warn < r.stderr.find("listening").expect("mcast ran"),
+        "{r:#?}"
+    );
+    let held = run_limited(
+        adb.cmd(
+            &lab,
+            &[
+                "shell",
+                "echo 'Multicaster{CastDiscovery uid=10145}' >/data/local/tmp/.multicast-locks",
+            ],
+        ),
+        LIMIT,
+    );
+    assert_eq!(held.code(), 0, "{held:#?}");
+    let r = run_limited(
+        adb.run(&lab, &["recv", "-c", "1", "--timeout", "1s"]),
+        LIMIT,
+    );
+    assert!(!r.stderr.contains(LOCK_WARNING), "{r:#?}");
+    assert!(r.stderr.contains("multicast lock held by 1 app"), "{r:#?}");
+
+    // The phone sends to the board VM (adb-run.sh to board-run.sh), with an
+    // argument that the phone's shell must not expand.
+    let message = "from the phone: it's $(id) *";
+    let (rx, _) = vm::exchange(
+        &lab,
+        board_run(&lab, &["recv", "-c", "2", "--timeout", "60s"]),
+        "port-board",
+        GROUP,
+        adb.run(
+            &lab,
+            &["send", "-c", "2", "--interval", "200ms", "-m", message],
+        ),
+    );
+    assert_eq!(
+        vm::lines_from(&rx.stdout, PHONE_WIFI_V4, message),
+        2,
+        "{rx:#?}"
+    );
+
+    // The board VM sends to the phone.
+    let (rx, _) = vm::exchange(
+        &lab,
+        adb.run(&lab, &["recv", "-c", "2", "--timeout", "60s"]),
+        "port-phone",
+        GROUP,
+        board_run(&lab, &["send", "-c", "2", "--interval", "200ms"]),
+    );
+    assert_eq!(
+        vm::lines_from(&rx.stdout, BOARD_V4, "hello world"),
+        2,
+        "{rx:#?}"
+    );
+
+    // SIGINT without a terminal (adb-run.sh signals mcast's PID on the
+    // phone), then Ctrl-C on a terminal (through adb shell -t).
+    vm::sigint_reaches_remote_recv(&lab, adb.run(&lab, &["recv", "-c", "0"]), "port-phone");
+    let line = format!(
+        "{} -s {PHONE} recv -c 0",
+        repo().join("scripts/adb-run.sh").display()
+    );
+    let home = adb.home.path().display().to_string();
+    vm::ctrl_c_reaches_remote_recv(&lab, "pc", &line, &[("HOME", &home)], "port-phone");
 }

@@ -1,14 +1,37 @@
-//! Tests of `scripts/board-run.sh` against stand-in `ssh` and `scp`
-//! (`tests/data/fake-ssh/`), put first on `PATH`. The stand-in "board" is
+//! Tests of `scripts/board-run.sh`.
+//!
+//! Real: against the lab's board VMs (`lab.sh up --board aarch64|armv7`,
+//! see `tests/common/vm.rs`), whose sshd is Debian's dropbear and whose scp
+//! goes through OpenSSH's sftp-server, from the lab's pc and phone
+//! namespaces with this machine's OpenSSH client: the architecture comes
+//! from the VM's `uname -m`, the matching release build is copied, runs on
+//! an ARM kernel, its output and exit status come back, Ctrl-C on a
+//! terminal reaches it (it prints its summary and leaves its group, and
+//! the bridge forgets the membership), and multicast flows from the board
+//! to the pc and from the phone to the board.
+//!
+//! Stand-ins, for what no VM here can show (error paths and boards we do
+//! not have: armv6l, mips, x86_64, a board with only the musl build, an
+//! unreachable board, usage errors): `ssh` and `scp` from
+//! `tests/data/fake-ssh/`, put first on `PATH`. The stand-in "board" is
 //! this machine: `uname -m` answers what the test says, copies land in a
 //! scratch directory, and remote commands run locally with `sh -c`. The
-//! "binaries" are shell scripts that print their arguments. No board and no
-//! network are involved: this checks the script's logic only.
+//! "binaries" are shell scripts that print their arguments.
 #![allow(missing_docs)]
+
+mod common;
+#[path = "common/lab.rs"]
+mod lab;
+#[path = "common/vm.rs"]
+mod vm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use common::run_limited;
+use lab::{Lab, BOARD_V4, PHONE_WIFI_V4};
 
 const SEP: char = '\u{1f}';
 
@@ -158,21 +181,6 @@ fn path_str(p: PathBuf) -> String {
 }
 
 #[test]
-fn stand_in_ssh_aarch64_board_gets_the_gnu_build() {
-    let board = Board::new("a64", "aarch64")
-        .with_build(GNU_ARM64)
-        .with_build(MUSL_ARM64);
-    let run = board.run(&["pi@board", "ifaces"]);
-    run.assert_code(0);
-    assert_eq!(run.copied(), Some(path_str(board.build_path(GNU_ARM64))));
-    assert!(
-        run.stdout
-            .contains(&format!("FAKE-MCAST build={GNU_ARM64}")),
-        "{run:#?}"
-    );
-}
-
-#[test]
 fn stand_in_ssh_aarch64_board_falls_back_to_the_static_musl_build() {
     let board = Board::new("a64musl", "aarch64").with_build(MUSL_ARM64);
     let run = board.run(&["pi@board", "ifaces"]);
@@ -186,16 +194,6 @@ fn stand_in_ssh_arm64_spelling_maps_to_aarch64() {
     let run = board.run(&["board", "ifaces"]);
     run.assert_code(0);
     assert_eq!(run.copied(), Some(path_str(board.build_path(GNU_ARM64))));
-}
-
-#[test]
-fn stand_in_ssh_armv7l_board_gets_the_armv7_build() {
-    let board = Board::new("armv7", "armv7l")
-        .with_build(GNU_ARMV7)
-        .with_build(GNU_ARM64);
-    let run = board.run(&["pi@board", "ifaces"]);
-    run.assert_code(0);
-    assert_eq!(run.copied(), Some(path_str(board.build_path(GNU_ARMV7))));
 }
 
 #[test]
@@ -255,74 +253,6 @@ fn stand_in_ssh_target_option_overrides_the_choice() {
 }
 
 #[test]
-fn stand_in_ssh_arguments_with_spaces_and_quotes_survive() {
-    let board = Board::new("args", "aarch64").with_build(GNU_ARM64);
-    let marker = board.dir.0.join("pwned");
-    let injection = format!("$(touch {})", marker.display());
-    let args = [
-        "send",
-        "239.1.2.3:5000",
-        "hello world",
-        "it's",
-        "say \"hi\"",
-        "",
-        "*",
-        injection.as_str(),
-    ];
-    let mut all = vec!["board"];
-    all.extend_from_slice(&args);
-    let run = board.run(&all);
-    run.assert_code(0);
-    let got: Vec<&str> = run
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("arg=[").and_then(|l| l.strip_suffix(']')))
-        .collect();
-    assert_eq!(got, args, "{run:#?}");
-    assert!(
-        !marker.exists(),
-        "an argument was executed by the board's shell"
-    );
-}
-
-#[test]
-fn stand_in_ssh_exit_code_passes_through_and_the_board_is_cleaned_up() {
-    let board = Board::new("exit", "aarch64")
-        .with_build(GNU_ARM64)
-        .set("FAKE_MCAST_EXIT", "4");
-    let run = board.run(&["board", "send", "239.1.2.3:5000", "x"]);
-    run.assert_code(4);
-    let left: Vec<_> = std::fs::read_dir(board.board_tmp())
-        .unwrap()
-        .flatten()
-        .collect();
-    assert!(
-        left.is_empty(),
-        "temporary directory left on the board: {left:?}"
-    );
-}
-
-#[test]
-fn stand_in_ssh_ssh_opts_reach_both_ssh_and_scp() {
-    let board = Board::new("opts", "aarch64")
-        .with_build(GNU_ARM64)
-        .set("SSH_OPTS", "-o Port=2222 -i /keys/board");
-    let run = board.run(&["board", "ifaces"]);
-    run.assert_code(0);
-    for tool in ["ssh", "scp"] {
-        let calls: Vec<_> = run.calls.iter().filter(|c| c[0] == tool).collect();
-        assert!(!calls.is_empty(), "no {tool} call: {run:#?}");
-        for c in calls {
-            assert_eq!(
-                &c[1..5],
-                ["-o", "Port=2222", "-i", "/keys/board"],
-                "{tool}: {run:#?}"
-            );
-        }
-    }
-}
-
-#[test]
 fn stand_in_ssh_unreachable_board_fails_clearly() {
     let board = Board::new("down", "aarch64")
         .with_build(GNU_ARM64)
@@ -354,4 +284,204 @@ fn stand_in_ssh_help_and_usage_errors() {
             "usage errors must not touch the board: {run:#?}"
         );
     }
+}
+
+// --- Against the board VMs' real sshd ----------------------------------------
+
+const GROUP: &str = "239.74.20.30";
+const LIMIT: Duration = Duration::from_secs(90);
+
+/// `scripts/board-run.sh ARGS…` from the lab host `from`, with the lab's
+/// ssh configuration (the VMs' names, the key) in SSH_OPTS.
+fn board_run(lab: &Lab, from: &str, args: &[&str]) -> Command {
+    let mut cmd = lab.exec(from, &["env", &format!("SSH_OPTS={}", ssh_opts(lab))]);
+    cmd.arg(repo().join("scripts/board-run.sh")).args(args);
+    cmd
+}
+
+fn ssh_opts(lab: &Lab) -> String {
+    format!("-F /run/mcast-lab/{}/ssh_config", lab.prefix())
+}
+
+/// The release build board-run.sh must pick for `target`, which the image
+/// builder (scripts/vm/image.sh, run by scripts/test.sh) makes.
+fn release_build(target: &str) -> PathBuf {
+    repo().join("target").join(target).join("release/mcast")
+}
+
+fn vm_board(arch: &str) -> Option<(Lab, std::sync::MutexGuard<'static, ()>)> {
+    if !vm::can_vm(arch) {
+        return None;
+    }
+    let one = vm::one_at_a_time();
+    Some((Lab::up_with(&["--board", arch]), one))
+}
+
+/// What the board's /tmp holds of board-run.sh's temporary directories.
+fn leftovers(lab: &Lab) -> String {
+    let out = lab
+        .on(
+            "board",
+            &["sh", "-c", "ls -d /tmp/mcast.* 2>/dev/null; true"],
+        )
+        .output()
+        .expect("lab.sh exec board");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn real_ssh_aarch64_board_vm() {
+    let Some((lab, _one)) = vm_board("aarch64") else {
+        return;
+    };
+    let gnu = release_build(GNU_ARM64);
+    assert!(
+        gnu.is_file(),
+        "no {} (scripts/vm/image.sh aarch64 builds it)",
+        gnu.display()
+    );
+
+    // The architecture, the choice, the run, the exit status.
+    let r = run_limited(board_run(&lab, "pc", &["board", "ifaces"]), LIMIT);
+    assert_eq!(r.code(), 0, "{r:#?}");
+    assert!(
+        r.stderr.contains("board board, architecture aarch64"),
+        "{r:#?}"
+    );
+    assert!(
+        r.stderr
+            .contains(&format!("binary {} ({GNU_ARM64} build)", gnu.display())),
+        "{r:#?}"
+    );
+    assert!(r.stdout.contains("picked: wlan0"), "{r:#?}");
+    let r = run_limited(
+        board_run(&lab, "pc", &["board", "recv", "-c", "1", "--timeout", "1s"]),
+        LIMIT,
+    );
+    assert_eq!(
+        r.code(),
+        1,
+        "mcast's exit code 1 (timeout) comes back: {r:#?}"
+    );
+    assert!(r.stdout.contains("received 0 packets"), "{r:#?}");
+    let r = run_limited(
+        board_run(&lab, "pc", &["board", "send", "192.0.2.1:99"]),
+        LIMIT,
+    );
+    assert_eq!(
+        r.code(),
+        2,
+        "mcast's usage error (exit 2) comes back: {r:#?}"
+    );
+
+    // The board sends to the pc; an argument with quotes, a command
+    // substitution and a glob reaches mcast unchanged.
+    let text = "it's \"quoted\" $(touch /tmp/pwned) *";
+    let (rx, _) = vm::exchange(
+        &lab,
+        lab.mcast("pc", &["recv", "-c", "2", "--timeout", "60s"]),
+        "port-pc",
+        GROUP,
+        board_run(
+            &lab,
+            "phone",
+            &[
+                "board",
+                "send",
+                "-c",
+                "2",
+                "--interval",
+                "200ms",
+                "-m",
+                text,
+            ],
+        ),
+    );
+    assert_eq!(vm::lines_from(&rx.stdout, BOARD_V4, text), 2, "{rx:#?}");
+    let pwned = lab
+        .on("board", &["test", "-e", "/tmp/pwned"])
+        .status()
+        .expect("exec");
+    assert!(!pwned.success(), "an argument was run by the board's shell");
+
+    // The phone sends to the board.
+    let (rx, _) = vm::exchange(
+        &lab,
+        board_run(
+            &lab,
+            "pc",
+            &["board", "recv", "-c", "3", "--timeout", "60s"],
+        ),
+        "port-board",
+        GROUP,
+        lab.mcast("phone", &["send", "-c", "3", "--interval", "200ms"]),
+    );
+    assert_eq!(
+        vm::lines_from(&rx.stdout, PHONE_WIFI_V4, "hello world"),
+        3,
+        "{rx:#?}"
+    );
+    assert_eq!(leftovers(&lab), "", "board-run.sh leaves nothing in /tmp");
+
+    // Without a terminal (output piped), SIGINT to board-run.sh reaches mcast
+    // on the board by its PID there; on a terminal, Ctrl-C travels over
+    // ssh -t. Either way mcast prints its summary, leaves the group (the
+    // bridge forgets the board), and its exit code 130 comes back.
+    vm::sigint_reaches_remote_recv(
+        &lab,
+        board_run(&lab, "pc", &["board", "recv", "-c", "0"]),
+        "port-board",
+    );
+    let line = format!(
+        "{} board recv -c 0",
+        repo().join("scripts/board-run.sh").display()
+    );
+    vm::ctrl_c_reaches_remote_recv(
+        &lab,
+        "pc",
+        &line,
+        &[("SSH_OPTS", &ssh_opts(&lab))],
+        "port-board",
+    );
+    assert_eq!(
+        leftovers(&lab),
+        "",
+        "board-run.sh leaves nothing in /tmp after Ctrl-C"
+    );
+}
+
+#[test]
+fn real_ssh_armv7_board_vm() {
+    let Some((lab, _one)) = vm_board("armv7") else {
+        return;
+    };
+    let armv7 = release_build(GNU_ARMV7);
+    assert!(
+        armv7.is_file(),
+        "no {} (scripts/vm/image.sh armv7 builds it)",
+        armv7.display()
+    );
+    let (rx, _) = vm::exchange(
+        &lab,
+        board_run(
+            &lab,
+            "pc",
+            &["board", "--json", "recv", "-c", "2", "--timeout", "60s"],
+        ),
+        "port-board",
+        GROUP,
+        lab.mcast("phone", &["send", "-c", "2", "--interval", "200ms"]),
+    );
+    assert!(rx.stderr.contains("architecture armv7l"), "{rx:#?}");
+    assert!(
+        rx.stderr
+            .contains(&format!("binary {} ({GNU_ARMV7} build)", armv7.display())),
+        "{rx:#?}"
+    );
+    assert_eq!(
+        rx.stdout.matches("\"text\":\"hello world\"").count(),
+        2,
+        "{rx:#?}"
+    );
+    assert!(rx.stdout.contains("\"mechanism\":\"ip_mreqn\""), "{rx:#?}");
 }

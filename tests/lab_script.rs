@@ -9,7 +9,10 @@
 mod common;
 #[path = "common/lab.rs"]
 mod lab;
+#[path = "common/vm.rs"]
+mod vm;
 
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -101,6 +104,11 @@ fn usage_errors_exit_2_and_help_needs_no_root() {
         "mcast-to-unicast",
         "querier",
         "snooping",
+        "link",
+        "--board",
+        "--phone",
+        "aarch64",
+        "armv7",
     ] {
         assert!(
             text(&help.stdout).contains(word),
@@ -120,6 +128,13 @@ fn usage_errors_exit_2_and_help_needs_no_root() {
         &["--prefix", "x1", "exec", "board"],
         &["--prefix", "x1", "up", "extra"],
         &["--bogus", "status"],
+        &["--prefix", "x1", "up", "--board", "riscv"],
+        &["--prefix", "x1", "up", "--phone", "armv7"],
+        &["--prefix", "x1", "up", "--board"],
+        &["--prefix", "x1", "--board", "aarch64", "status"],
+        &["--prefix", "x1", "link"],
+        &["--prefix", "x1", "link", "router", "down"],
+        &["--prefix", "x1", "link", "board", "sideways"],
     ] {
         let out = run(args);
         assert_eq!(out.status.code(), Some(2), "lab.sh {args:?}: {out:?}");
@@ -515,4 +530,122 @@ fn mcast_to_unicast_rewrites_the_destination_mac() {
     assert_eq!(received(board).len(), 2);
     let rows = at_board.fields("", &["eth.dst", "ip.dst"]);
     assert_eq!(rows, [[lab::BOARD_MAC, GROUP], [lab::BOARD_MAC, GROUP]]);
+}
+
+/// The PID qemu wrote for HOST's VM in lab PREFIX, once it is there.
+fn vm_pid(prefix: &str, host: &str) -> Option<u32> {
+    std::fs::read_to_string(format!("/run/mcast-lab/{prefix}/{host}.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Whether PID is a live (not zombie) process.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+fn wait_gone(pid: u32, what: &str) {
+    lab::wait_for(what, Duration::from_secs(5), || (!alive(pid)).then_some(()));
+}
+
+#[test]
+fn vm_board_exec_link_and_down_after_a_crash() {
+    if !vm::can_vm("aarch64") {
+        return;
+    }
+    let _one = vm::one_at_a_time();
+
+    // A crash: `up` killed (SIGKILL, no clean-up) while its VM boots.
+    let prefix = lab::unique_lab_prefix();
+    let mut up = std::process::Command::new("bash");
+    up.arg(lab::script())
+        .args(["--prefix", &prefix, "up", "--board", "aarch64"])
+        .env("MCAST_VM_NO_BUILD", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut up = up.spawn().expect("start lab.sh up");
+    let pid = lab::wait_for("qemu's PID file", Duration::from_secs(60), || {
+        vm_pid(&prefix, "board").filter(|p| alive(*p))
+    });
+    let _ = up.kill();
+    let _ = up.wait();
+    assert!(alive(pid), "the VM runs on after lab.sh was killed");
+    let lab = Lab::take_down(&prefix);
+    wait_gone(pid, "the VM to be stopped by down");
+    assert!(!Path::new(&format!("/run/mcast-lab/{prefix}")).exists());
+    assert!(
+        lab_namespaces(&prefix).is_empty(),
+        "{:?}",
+        lab_namespaces(&prefix)
+    );
+    drop(lab);
+
+    // A VM board: exec passes arguments and the exit status through.
+    let lab = Lab::up_with(&["--board", "aarch64"]);
+    assert!(
+        lab.up_log().contains("board: aarch64 VM booted in"),
+        "{}",
+        lab.up_log()
+    );
+    let st = text(&lab.status().stdout);
+    assert!(st.contains("board  aarch64 VM: qemu PID"), "{st}");
+    assert!(st.contains("198.18.1.20/24"), "{st}");
+    let out = lab
+        .on(
+            "board",
+            &[
+                "sh",
+                "-c",
+                "printf '%s|' \"$@\"; exit 7",
+                "sh",
+                "a b",
+                "it's",
+                "$HOME",
+                "",
+            ],
+        )
+        .output()
+        .expect("lab.sh exec board");
+    assert_eq!(out.status.code(), Some(7), "{out:?}");
+    assert_eq!(text(&out.stdout), "a b|it's|$HOME||");
+    let out = lab.on("board", &["uname", "-m"]).output().expect("exec");
+    assert_eq!(text(&out.stdout).trim(), "aarch64");
+
+    // link: the VM loses its carrier; a namespace station too.
+    let operstate = |host: &str| {
+        let out = lab
+            .on(host, &["cat", "/sys/class/net/wlan0/operstate"])
+            .output()
+            .expect("exec");
+        text(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(operstate("board"), "up");
+    let out = lab.script(&["link", "pc", "down"]);
+    assert!(text(&out.stdout).contains("pc down"), "{out:?}");
+    assert_ne!(operstate("pc"), "up");
+    lab.script(&["link", "pc", "up"]);
+    assert_eq!(operstate("pc"), "up");
+    let out = lab.script(&["link", "board", "down"]);
+    assert!(text(&out.stdout).contains("board down"), "{out:?}");
+    assert!(text(&lab.status().stdout).contains("board down"));
+    lab.script(&["link", "board", "up"]);
+    // The VM's only NIC carries exec too: back once the link is up.
+    assert_eq!(operstate("board"), "up");
+
+    let pid = vm_pid(lab.prefix(), "board").expect("PID file");
+    let prefix = lab.prefix().to_owned();
+    drop(lab);
+    wait_gone(pid, "the VM to be stopped by down");
+    assert!(!Path::new(&format!("/run/mcast-lab/{prefix}")).exists());
 }

@@ -234,6 +234,7 @@ pub fn wait_for<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T
 pub struct Lab {
     prefix: String,
     is_down: bool,
+    up_log: String,
 }
 
 impl Lab {
@@ -244,12 +245,38 @@ impl Lab {
 
     /// Builds a lab named `prefix` (replacing one of that name, if any).
     pub fn up_with_prefix(prefix: &str) -> Lab {
-        let out = run_bounded(Lab::script_cmd(prefix, &["up"]), SCRIPT_LIMIT);
+        Lab::up_named(prefix, &[])
+    }
+
+    /// Builds a lab with a fresh prefix and `lab.sh up` options, such as
+    /// `["--board", "aarch64"]` (see `tests/common/vm.rs`). A VM boot under
+    /// TCG on a busy machine can take a while: up to 4 minutes.
+    pub fn up_with(options: &[&str]) -> Lab {
+        Lab::up_named(&unique_lab_prefix(), options)
+    }
+
+    fn up_named(prefix: &str, options: &[&str]) -> Lab {
+        let mut args = vec!["up"];
+        args.extend_from_slice(options);
+        let limit = if options.is_empty() {
+            SCRIPT_LIMIT
+        } else {
+            Duration::from_secs(240)
+        };
+        let out = run_bounded(Lab::script_cmd(prefix, &args), limit);
         // lab.sh removes a half-built lab itself when `up` fails.
-        check(&format!("lab.sh --prefix {prefix} up"), &out);
+        check(
+            &format!("lab.sh --prefix {prefix} {}", args.join(" ")),
+            &out,
+        );
         Lab {
             prefix: prefix.to_owned(),
             is_down: false,
+            up_log: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stderr),
+                String::from_utf8_lossy(&out.stdout)
+            ),
         }
     }
 
@@ -257,6 +284,35 @@ impl Lab {
         let mut cmd = Command::new("bash");
         cmd.arg(script()).args(["--prefix", prefix]).args(args);
         cmd.env_remove("MCAST_LAB_PREFIX");
+        // VM images: no cargo build from inside `cargo test`, which holds
+        // the build lock (scripts/test.sh builds them first).
+        cmd.env("MCAST_VM_NO_BUILD", "1");
+        cmd
+    }
+
+    /// Takes down the lab named `prefix`, whatever state a crash left it
+    /// in (`lab.sh down`, which must succeed), and returns its handle.
+    pub fn take_down(prefix: &str) -> Lab {
+        let mut lab = Lab {
+            prefix: prefix.to_owned(),
+            is_down: false,
+            up_log: String::new(),
+        };
+        lab.down();
+        lab
+    }
+
+    /// What `lab.sh up` printed (stderr, then stdout).
+    pub fn up_log(&self) -> &str {
+        &self.up_log
+    }
+
+    /// `lab.sh --prefix P exec HOST ARGS…`, stdin null: runs in the
+    /// namespace, or over ssh on the VM when HOST is one.
+    pub fn on(&self, host: &str, args: &[&str]) -> Command {
+        let mut cmd = self.script_command(&["exec", host]);
+        cmd.args(args);
+        cmd.stdin(Stdio::null());
         cmd
     }
 
