@@ -80,7 +80,7 @@ pub use dtim::{DtimBursts, DtimDetector, BEACON_INTERVAL_NS};
 pub use duration::{format_duration, parse_duration, ParseDurationError};
 pub use error::Error;
 pub use escape::{escape_text, hex, hex_dump};
-pub use group::{Group, ParseGroupError, Port};
+pub use group::{Group, ParseGroupError, Port, Zone};
 pub use group_list::{parse_group_list, parse_groups, GroupList, GroupListError, MAX_GROUPS};
 pub use histogram::{Bucket, Histogram, Percentiles};
 pub use json::Object as JsonObject;

@@ -15,7 +15,7 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type}
 use crate::error::Error;
 use crate::group::Group;
 use crate::recvmsg::{self, Meta, RecvBatch};
-use crate::sender::check_group;
+use crate::sender::purpose;
 use crate::sockopt as raw;
 
 /// The socket call that made a membership.
@@ -138,9 +138,10 @@ impl ReceiverBuilder {
     /// - [`Error::Io`] if a socket call fails, naming the call, the group and
     ///   the interface (`cannot join 239.74.20.30 on wlan0 (index 3): …`).
     pub fn build(self) -> Result<Receiver, Error> {
-        check_group(&self.group, self.broadcast, &self.iface)?;
+        self.group
+            .check(purpose(self.broadcast), Some(&self.iface))?;
         for g in &self.more {
-            check_group(g, self.broadcast, &self.iface)?;
+            g.check(purpose(self.broadcast), Some(&self.iface))?;
             if self.broadcast {
                 return Err(Error::Config(
                     "--broadcast receives one broadcast address".into(),

@@ -139,7 +139,8 @@ impl SenderBuilder {
     /// - [`Error::NotPinned`] if nothing this system supports can tie the
     ///   socket to the interface.
     pub fn build(self) -> Result<Sender, Error> {
-        check_group(&self.group, self.broadcast, &self.iface)?;
+        self.group
+            .check(purpose(self.broadcast), Some(&self.iface))?;
         let iface = &self.iface;
         let on = format!("on {iface}");
         let v6 = self.group.addr().is_ipv6();
@@ -299,33 +300,13 @@ impl SenderBuilder {
     }
 }
 
-/// Checks that `group` fits the mode and the interface.
-pub(crate) fn check_group(group: &Group, broadcast: bool, iface: &Interface) -> Result<(), Error> {
-    let addr = group.addr();
+/// The purpose a builder's broadcast switch stands for.
+pub(crate) fn purpose(broadcast: bool) -> mcast_platform::Purpose {
     if broadcast {
-        if !addr.is_ipv4() {
-            return Err(Error::Config(format!(
-                "broadcast is IPv4 only, but {addr} is IPv6; use a multicast group such as ff02::1 instead"
-            )));
-        }
-        if addr.is_multicast() {
-            return Err(Error::Config(format!(
-                "{addr} is a multicast group, not a broadcast address; drop --broadcast"
-            )));
-        }
-    } else if !addr.is_multicast() {
-        return Err(Error::Config(format!(
-            "{addr} is not a multicast group (IPv4 224.0.0.0/4, IPv6 ff00::/8), e.g. 239.74.20.30 \
-             or ff05::4a14:1e; to send to a broadcast address, add --broadcast"
-        )));
+        mcast_platform::Purpose::Broadcast
+    } else {
+        mcast_platform::Purpose::Multicast
     }
-    let family = mcast_platform::Family::of(&addr);
-    if iface.addresses_of(family).next().is_none() {
-        return Err(Error::Config(format!(
-            "{iface} has no {family} address, which {addr} needs"
-        )));
-    }
-    Ok(())
 }
 
 /// A UDP socket that sends to one group through one interface.

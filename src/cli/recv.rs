@@ -35,7 +35,8 @@ const WATCH_EVERY: Duration = Duration::from_millis(250);
 
 pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
     let (groups, iface) = targets(&args.groups, args.broadcast, args.iface.as_deref())?;
-    let (mut receivers, mut unicast_from) = open(&groups, &iface, args, common)?;
+    let source = args.source.map(|s| s.on("source", &iface)).transpose()?;
+    let (mut receivers, mut unicast_from) = open(&groups, &iface, source, args, common)?;
     // Follow the interface: re-join when it comes back, changes address or
     // is recreated; with automatic selection, switch when it disappears.
     let mut follow = Follow::new(iface, args.iface.is_none(), common);
@@ -140,7 +141,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
                 // old ones are dropped), so the kernel keeps the membership
                 // and nothing is missed; if they cannot be opened yet (no
                 // address on the interface, say), the old ones stay.
-                match open(&groups, &new, args, common) {
+                match open(&groups, &new, source, args, common) {
                     Ok((r, u)) => {
                         receivers = r;
                         unicast_from = u;
@@ -320,6 +321,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
 fn open(
     groups: &[Group],
     iface: &mcast::Interface,
+    source: Option<IpAddr>,
     args: &RecvArgs,
     common: &Common,
 ) -> Result<(Vec<Receiver>, usize), CliError> {
@@ -336,12 +338,12 @@ fn open(
         for g in &port_groups[1..] {
             b = b.also_join(*g);
         }
-        if let Some(src) = args.source {
+        if let Some(src) = source {
             b = b.source(src);
         }
         receivers.push(b.build()?);
     }
-    announce(&receivers, args, common)?;
+    announce(&receivers, source, args, common)?;
     // With --echo, also answer probes sent by unicast to this host's address
     // at the same ports (mcast doctor --peer compares the two paths).
     let unicast_from = receivers.len();
@@ -486,7 +488,12 @@ impl Follow {
 }
 
 /// Says what was joined: a status line, and `joined` objects in JSON.
-fn announce(receivers: &[Receiver], args: &RecvArgs, common: &Common) -> Result<(), CliError> {
+fn announce(
+    receivers: &[Receiver],
+    source: Option<IpAddr>,
+    args: &RecvArgs,
+    common: &Common,
+) -> Result<(), CliError> {
     for rx in receivers {
         let iface = rx.interface();
         let how = rx.mechanism().map_or("broadcast", |m| m.as_str());
@@ -498,10 +505,7 @@ fn announce(receivers: &[Receiver], args: &RecvArgs, common: &Common) -> Result<
                         .int("port", g.port().get())
                         .str("interface", iface.name())
                         .int("index", iface.index().get())
-                        .opt_str(
-                            "source_filter",
-                            args.source.map(|s| s.to_string()).as_deref(),
-                        )
+                        .opt_str("source_filter", source.map(|s| s.to_string()).as_deref())
                         .opt_str("source_filter_by", rx.source_filter_by())
                         .bool("broadcast", args.broadcast)
                         .str("mechanism", how)
@@ -510,7 +514,7 @@ fn announce(receivers: &[Receiver], args: &RecvArgs, common: &Common) -> Result<
                 )?;
             }
         }
-        let filter = match (args.source, rx.source_filter_by()) {
+        let filter = match (source, rx.source_filter_by()) {
             (Some(s), Some("mcast")) => format!(
                 " from source {s} only (filtered by mcast: this system has no source-specific join)"
             ),
