@@ -389,7 +389,7 @@ fn bind_device_works_as_root_and_says_why_it_fails_without() {
     cmd.args(["send", "-i", "lo", "--bind-device", "-c", "1"]);
     let f = run_limited(cmd, T);
     match f.code() {
-        0 => assert!(f.stdout.contains("sent 1 packets"), "{f:?}"),
+        0 => assert!(f.stdout.contains("sent 1 packet,"), "{f:?}"),
         1 => assert!(
             f.stderr
                 .contains("cannot set SO_BINDTODEVICE on lo (index 1): Operation not permitted")

@@ -292,6 +292,63 @@ fn ping_lists_the_responder_and_exits_1_without_one() {
     );
 }
 
+/// Runs too short for a rate print none (`-c 1 --rate 100` once said
+/// "sent 1 packets … (49975 packets/s)"); longer ones print the rate over
+/// the schedule; counts of one are singular.
+#[test]
+fn short_runs_print_no_rate_and_counts_of_one_are_singular() {
+    let Some(ns) = lo_ns("prshort") else { return };
+    let one = run_limited(
+        ns.mcast(&["send", "-i", "lo", "--probe", "-c", "1", "--rate", "100"]),
+        T,
+    );
+    assert_eq!(one.code(), 0, "{one:?}");
+    assert!(
+        one.stdout.contains("sent 1 packet, 32 bytes in "),
+        "{one:?}"
+    );
+    assert!(!one.stdout.contains("packets/s"), "{one:?}");
+    assert!(one.stderr.contains(", 1 time, "), "{one:?}");
+    let j = run_limited(
+        ns.mcast(&[
+            "--json", "send", "-i", "lo", "--probe", "-c", "1", "--rate", "100",
+        ]),
+        T,
+    );
+    let summary = j.stdout.lines().last().unwrap_or_default().to_owned();
+    assert!(summary.contains(r#""packets":1,"#), "{j:?}");
+    assert!(summary.contains(r#""pps":null,"#), "{j:?}");
+    // Twenty at 200/s: the rate over their schedule, never above the asked rate.
+    let many = run_limited(
+        ns.mcast(&[
+            "--json", "send", "-i", "lo", "--probe", "-c", "20", "--rate", "200",
+        ]),
+        T,
+    );
+    let summary = many.stdout.lines().last().unwrap_or_default().to_owned();
+    let pps: f64 = field(&summary, "pps")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no pps: {summary}"));
+    assert!(pps > 0.0 && pps <= 200.0, "{summary}");
+    // One probe, one responder.
+    let mut echo = Running::start(ns.mcast(&["recv", "-i", "lo", "--echo", "-c", "0"]));
+    echo.wait_ready();
+    let p = run_limited(ns.mcast(&["ping", "-i", "lo", "-c", "1"]), T);
+    assert_eq!(p.code(), 0, "{p:?}");
+    assert!(
+        p.stdout
+            .contains("1 probe sent, 1 answered, 0.0% loss, 1 responder ---"),
+        "{p:?}"
+    );
+    echo.signal("INT");
+    let echo = echo.finish(T);
+    assert!(
+        echo.stdout.contains("received 1 packet, 32 bytes in ")
+            && echo.stdout.contains("from 1 source"),
+        "{echo:?}"
+    );
+}
+
 /// Two namespaces on a veth pair: `tx` 198.18.40.1, `rx` 198.18.40.2.
 fn veth_pair(tag: &str) -> Option<(Netns, Netns)> {
     if !can_netns() {

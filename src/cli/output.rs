@@ -73,6 +73,11 @@ pub(crate) fn status(quiet: bool, s: &str) {
     }
 }
 
+/// `1 packet`, `2 packets`: a count with its noun in the right number.
+pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A moment in UTC, for output lines and JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Utc {
@@ -134,6 +139,13 @@ impl Utc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_in_the_right_number() {
+        assert_eq!(plural(1, "packet", "packets"), "1 packet");
+        assert_eq!(plural(0, "packet", "packets"), "0 packets");
+        assert_eq!(plural(2, "responder", "responders"), "2 responders");
+    }
 
     #[test]
     fn utc_formats() {

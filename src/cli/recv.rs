@@ -14,7 +14,7 @@ use mcast::{
 };
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use super::output::{line, status, CliError, Utc};
+use super::output::{line, plural, status, CliError, Utc};
 use super::{signals, targets, Common, RecvArgs};
 
 /// The largest UDP payload (65,535 − 8 − 20); a larger buffer is never needed.
@@ -278,14 +278,15 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
             }
         }
         line(&format!(
-            "received {packets} packets, {bytes} bytes in {secs:.1} s from {} source{}",
-            sources.len(),
-            if sources.len() == 1 { "" } else { "s" }
+            "received {}, {bytes} bytes in {secs:.1} s from {}",
+            plural(packets, "packet", "packets"),
+            plural(sources.len() as u64, "source", "sources"),
         ))?;
         if kernel_drops > 0 {
             line(&format!(
-                "{kernel_drops} datagrams were dropped by this host's receive buffer (SO_RXQ_OVFL): \
-                 lost here, not on the path; a larger --rcvbuf or a faster reader helps"
+                "{} dropped by this host's receive buffer (SO_RXQ_OVFL): lost here, not on \
+                 the path; a larger --rcvbuf or a faster reader helps",
+                plural(kernel_drops, "datagram was", "datagrams were")
             ))?;
         }
     }

@@ -9,7 +9,7 @@ use mcast::{
     Step,
 };
 
-use super::output::{line, status, CliError, Utc};
+use super::output::{line, plural, status, CliError, Utc};
 use super::{signals, targets, Common, SendArgs};
 
 /// Per-packet lines are printed only at human rates.
@@ -148,8 +148,8 @@ impl<'a> Link<'a> {
                 .is_none_or(|t| now - t >= std::time::Duration::from_secs(1))
         {
             log::warn!(
-                "{} datagrams not sent in the last second: {}",
-                self.unreported,
+                "{} not sent in the last second: {}",
+                plural(self.unreported, "datagram", "datagrams"),
                 self.last_error
             );
             self.unreported = 0;
@@ -242,7 +242,7 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
         (None, None) => Rate::from_interval(args.interval),
     };
     let senders = Link::open(&groups, &iface, args, &[])?;
-    let count = args.count.filter(|c| *c > 0);
+    let limit = args.count.filter(|c| *c > 0);
     let chatty = !args.probe && rate.packets_per_second().is_some_and(|p| p <= CHATTY_PPS);
     let sender_id = SenderId::random();
     for s in &senders {
@@ -296,7 +296,9 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
             "sending {what} to {dests} from {} on {iface}, TTL {}, {pace}{}{}, pinned by {}",
             first.local_addr().ip(),
             args.ttl,
-            count.map(|c| format!(", {c} times")).unwrap_or_default(),
+            limit
+                .map(|c| format!(", {}", plural(c, "time", "times")))
+                .unwrap_or_default(),
             args.duration
                 .map(|d| format!(", for {}", format_duration(d)))
                 .unwrap_or_default(),
@@ -329,7 +331,7 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
     let start = Instant::now();
     // Sleeps overshoot; let the pacer catch up by up to a batch at once.
     let mut pacer = Pacer::new(rate, start).max_burst(BATCH as u64);
-    if let Some(c) = count {
+    if let Some(c) = limit {
         pacer = pacer.count(c);
     }
     if let Some(d) = args.duration {
@@ -408,11 +410,8 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
     let (packets, bytes) = sent;
     let secs = start.elapsed().as_secs_f64();
     let interrupted = signals::interrupted();
-    let pps = if secs > 0.0 {
-        packets as f64 / secs
-    } else {
-        0.0
-    };
+    // Over the schedule, and only when the run spans two packets of it.
+    let pps = pacer.rate_over_schedule(packets, start.elapsed());
     if common.json {
         line(
             &JsonObject::typed("summary")
@@ -420,7 +419,7 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
                 .int("packets", packets)
                 .int("bytes", bytes)
                 .num("duration_s", (secs * 1000.0).round() / 1000.0)
-                .num("pps", pps.round())
+                .num("pps", pps.map_or(f64::NAN, f64::round))
                 .num("slipped_s", pacer.slipped().as_secs_f64())
                 .int("errors", link.errors)
                 .bool("interrupted", interrupted)
@@ -428,11 +427,11 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
         )?;
     } else {
         line(&format!(
-            "sent {packets} packets, {bytes} bytes in {secs:.1} s{}{}",
-            if chatty {
-                String::new()
-            } else {
-                format!(" ({pps:.0} packets/s)")
+            "sent {}, {bytes} bytes in {secs:.1} s{}{}",
+            plural(packets, "packet", "packets"),
+            match pps {
+                Some(p) if !chatty => format!(" ({p:.0} packets/s)"),
+                _ => String::new(),
             },
             if link.errors > 0 {
                 format!("; {} not sent because the path was away", link.errors)
