@@ -18,7 +18,8 @@ pub(crate) const EXIT_INTERRUPTED: i32 = 130;
 #[derive(Debug)]
 pub(crate) struct CliError {
     pub(crate) code: i32,
-    /// Empty for a quiet exit (stdout closed by a reader such as `head`).
+    /// Empty for a quiet exit (stdout closed by a reader such as `head`,
+    /// or Ctrl-C at the interface menu).
     pub(crate) msg: String,
 }
 
@@ -34,6 +35,14 @@ impl CliError {
         CliError {
             code: EXIT_FAILURE,
             msg: msg.to_string(),
+        }
+    }
+
+    /// Ctrl-C before anything started: exit code 130, nothing more to say.
+    pub(crate) fn interrupted() -> CliError {
+        CliError {
+            code: EXIT_INTERRUPTED,
+            msg: String::new(),
         }
     }
 
