@@ -376,16 +376,21 @@ impl Sender {
     }
 
     /// Sends every datagram queued in `batch` with `sendmmsg(2)` (as many
-    /// calls as the kernel needs), then empties the batch; returns how many
-    /// were sent. If the kernel refuses the rest part way, the datagrams
-    /// already sent are counted and the others are dropped: a result smaller
-    /// than the batch means that.
+    /// calls as the kernel needs), then empties the batch. Returns how many
+    /// were sent, and the error that kept the others back, if any.
     ///
-    /// # Errors
-    /// [`Error::Io`] naming the destination and the interface, when not one
-    /// datagram could be sent.
-    pub fn send_batch(&self, batch: &mut crate::SendBatch) -> Result<usize, Error> {
+    /// A datagram this host refuses ([`Error::is_refused_here`]: a firewall
+    /// rule of the output path, a full queue) is skipped, and the rest of the
+    /// batch still goes, so a rule that drops one datagram in ten loses one in
+    /// ten. A refused datagram is never sent again (a random rule would let
+    /// it through the second time). The kernel does not say why it stopped
+    /// part way through a batch: that datagram is skipped too, and the error
+    /// is known only when a call fails at its first datagram. Any other error
+    /// ends the batch.
+    pub fn send_batch(&self, batch: &mut crate::SendBatch) -> (usize, Option<Error>) {
         let mut done = 0;
+        let mut sent = 0;
+        let mut error = None;
         let total = batch.len();
         // With segmentation offload: one send(2) per up to 64 datagrams (and
         // at most 64 KiB), which the kernel splits after going down the stack
@@ -400,10 +405,23 @@ impl Sender {
                     };
                     let n = buf.len() / slot;
                     match self.socket.send(buf) {
-                        Ok(_) => done += n,
+                        Ok(_) => {
+                            done += n;
+                            sent += n;
+                        }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => {
-                            debug!("UDP segmentation offload refused ({e}); using sendmmsg");
+                            let err = self.send_error(e);
+                            if err.is_refused_here() {
+                                done += n;
+                                error = Some(err);
+                                continue;
+                            }
+                            if err.is_transient() {
+                                batch.clear();
+                                return (sent, Some(err));
+                            }
+                            debug!("UDP segmentation offload refused ({err}); using sendmmsg");
                             self.gso.set(None);
                             let _ = sockopt::set_udp_segment(&self.socket, 0);
                             self.gso_refused.set(true);
@@ -428,20 +446,30 @@ impl Sender {
                     self.dest_sockaddr.len()
                 },
             ) {
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if done > 0 => {
-                    log::debug!("sendmmsg stopped after {done} of {total} datagrams: {e}");
-                    break;
+                Ok(n) => {
+                    done += n;
+                    sent += n;
+                    if done < total {
+                        // sendmmsg stopped at a datagram it could not send,
+                        // and its error is lost: skip that one.
+                        debug!("sendmmsg stopped after {n} datagrams; skipping the next one");
+                        done += 1;
+                    }
                 }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    batch.clear();
-                    return Err(self.send_error(e));
+                    let err = self.send_error(e);
+                    let refused = err.is_refused_here();
+                    error = Some(err);
+                    if !refused {
+                        break;
+                    }
+                    done += 1;
                 }
             }
         }
         batch.clear();
-        Ok(done)
+        (sent, error)
     }
 
     /// Turns segmentation offload on for `slot`-byte datagrams, once; false
@@ -467,11 +495,15 @@ impl Sender {
     }
 
     /// A send error naming the destination and the interface, with the
-    /// route that fixes ENETUNREACH.
+    /// route that fixes ENETUNREACH, and the likely cause of EPERM.
     fn send_error(&self, e: io::Error) -> Error {
         let err = Error::io(format!("send to {} on {}", self.dest, self.iface), e);
         match err.raw_os_error() {
             Some(nix::libc::ENETUNREACH) => err.with_hint(self.no_route_hint()),
+            Some(nix::libc::EPERM) => err.with_hint(
+                "a firewall on this host refuses it: a drop or reject rule in an output chain \
+                 of nftables or iptables",
+            ),
             _ => err,
         }
     }

@@ -404,8 +404,16 @@ fn kernel_drops_are_reported_apart_from_path_loss() {
     let Some((tx, rx)) = veth_pair("prdrop") else {
         return;
     };
-    let mut r =
-        Running::start(rx.mcast(&["-vv", "recv", "-c", "0", "--timeout", "5s", "--rcvbuf", "1"]));
+    let mut r = Running::start(rx.mcast(&[
+        "-vv",
+        "recv",
+        "-c",
+        "0",
+        "--timeout",
+        "5s",
+        "--rcvbuf",
+        "4096",
+    ]));
     r.wait_ready();
     let s = run_limited(
         tx.mcast(&[

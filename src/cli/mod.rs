@@ -411,7 +411,7 @@ fn rcvbuf(s: &str) -> Result<usize, String> {
         .map_err(|_| format!("'{s}' is not a number of bytes ({RCVBUF_MIN} to {RCVBUF_MAX})"))?;
     if !(RCVBUF_MIN..=RCVBUF_MAX).contains(&n) {
         return Err(format!(
-            "{n} bytes is out of range: give {RCVBUF_MIN} to {RCVBUF_MAX} (the default is 8388608)"
+            "{n} is out of range: give {RCVBUF_MIN} to {RCVBUF_MAX} bytes (the default is 8388608)"
         ));
     }
     Ok(n)
