@@ -268,6 +268,11 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
         (None, Some(b)) => b.packet_rate(payload_len.max(1)).unwrap_or(Rate::Max),
         (None, None) => Rate::from_interval(args.interval),
     };
+    // One socket per group: the soft open-file limit is often far below the
+    // hard one.
+    if let Err(e) = mcast::raise_open_files_limit(groups.len() as u64 + 64) {
+        log::debug!("cannot raise the open-file limit: {e}");
+    }
     let senders = Link::open(&groups, &iface, args, &[])?;
     let limit = args.count.filter(|c| *c > 0);
     let chatty = !args.probe && rate.packets_per_second().is_some_and(|p| p <= CHATTY_PPS);
