@@ -384,6 +384,10 @@ impl ReceiverBuilder {
         } else {
             limits::igmp_max_memberships().filter(|n| *n > 0)
         };
+        let mreqn = match (groups[0].addr(), iface.ipv4()) {
+            (IpAddr::V4(g), Some(a)) => raw::mreqn_reaches(g, iface.index().get(), a),
+            _ => true,
+        };
         let more = |members: &mut Vec<Member>| -> Result<(), Error> {
             let socket = if multicast_all {
                 self.socket(groups.len(), members.len())?
@@ -399,7 +403,7 @@ impl ReceiverBuilder {
                 more(members)?;
             }
             let last = members.len() - 1;
-            match join(&members[last].socket, g, self.source, iface) {
+            match join(&members[last].socket, g, self.source, iface, mreqn) {
                 Ok(m) => members[last].memberships.push(m),
                 Err(e) if limits::is_socket_full(e.raw_os_error()) => {
                     let held = members[last].memberships.len();
@@ -412,14 +416,15 @@ impl ReceiverBuilder {
                     );
                     limit = Some(held);
                     more(members)?;
-                    let m =
-                        join(&members[last + 1].socket, g, self.source, iface).map_err(|e| {
+                    let m = join(&members[last + 1].socket, g, self.source, iface, mreqn).map_err(
+                        |e| {
                             if limits::is_socket_full(e.raw_os_error()) {
                                 e.with_hint(limits::no_membership_at_all(v6))
                             } else {
                                 e
                             }
-                        })?;
+                        },
+                    )?;
                     members[last + 1].memberships.push(m);
                 }
                 Err(e) => return Err(e),
@@ -488,11 +493,15 @@ impl Member {
     }
 }
 
+/// Joins `group` on `iface` with `socket`. `mreqn` says whether `ip_mreqn`
+/// joins may be trusted here (see [`raw::mreqn_reaches`]); if not, IPv4
+/// any-source joins go straight to `ip_mreq`.
 fn join(
     socket: &Socket,
     group: &Group,
     source: Option<IpAddr>,
     iface: &Interface,
+    mreqn: bool,
 ) -> Result<Membership, Error> {
     let idx = iface.index().get();
     let iface_v4 = iface.ipv4().unwrap_or(Ipv4Addr::UNSPECIFIED);
@@ -501,6 +510,12 @@ fn join(
         None => format!("join {} on {iface}", group.addr()),
     };
     let how = match (group.addr(), source) {
+        (IpAddr::V4(g), None) if !mreqn => {
+            socket
+                .join_multicast_v4(&g, &iface_v4)
+                .map_err(|e| Error::io(format!("{what} (ip_mreq with {iface_v4})"), e))?;
+            JoinMechanism::Mreq
+        }
         (IpAddr::V4(g), None) => {
             match socket.join_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(idx)) {
                 Ok(()) => JoinMechanism::Mreqn,
@@ -526,7 +541,7 @@ fn join(
                         Ok(()) => JoinMechanism::MreqSource,
                         Err(e2) if raw::is_unsupported(&e2) => {
                             debug!("IP_ADD_SOURCE_MEMBERSHIP unsupported ({e2}); joining any-source and filtering {s} in mcast");
-                            let asm = join(socket, group, None, iface)?;
+                            let asm = join(socket, group, None, iface, mreqn)?;
                             return Ok(Membership {
                                 user_filter: true,
                                 source,
@@ -559,7 +574,7 @@ fn join(
                     // Linux has no other IPv6 source-specific option. Join
                     // any-source and let the receiver drop other sources.
                     debug!("MCAST_JOIN_SOURCE_GROUP unsupported ({e}); joining any-source and filtering {s} in mcast");
-                    let asm = join(socket, group, None, iface)?;
+                    let asm = join(socket, group, None, iface, mreqn)?;
                     return Ok(Membership {
                         user_filter: true,
                         source,
