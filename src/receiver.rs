@@ -384,7 +384,7 @@ impl ReceiverBuilder {
         } else {
             limits::igmp_max_memberships().filter(|n| *n > 0)
         };
-        let mreqn = match (groups[0].addr(), iface.ipv4()) {
+        let mut mreqn = match (groups[0].addr(), iface.ipv4()) {
             (IpAddr::V4(g), Some(a)) => raw::mreqn_reaches(g, iface.index().get(), a),
             _ => true,
         };
@@ -404,7 +404,12 @@ impl ReceiverBuilder {
             }
             let last = members.len() - 1;
             match join(&members[last].socket, g, self.source, iface, mreqn) {
-                Ok(m) => members[last].memberships.push(m),
+                Ok(m) => {
+                    // Once ip_mreqn failed here, the next joins go straight
+                    // to the fallback instead of failing 4,095 times more.
+                    mreqn &= m.how != JoinMechanism::Mreq;
+                    members[last].memberships.push(m);
+                }
                 Err(e) if limits::is_socket_full(e.raw_os_error()) => {
                     let held = members[last].memberships.len();
                     if held == 0 {

@@ -126,8 +126,13 @@ impl<'a> Link<'a> {
             self.unreported += missed;
             match error {
                 None if missed > 0 => {
+                    // sendmmsg stopped part way and its error is lost: the
+                    // last one known is the likely cause.
                     self.refused += missed;
-                    "the kernel refused part of a batch".clone_into(&mut self.last_error);
+                    if self.last_error.is_empty() {
+                        "the kernel refused part of a batch (sendmmsg does not say why)"
+                            .clone_into(&mut self.last_error);
+                    }
                 }
                 None => {}
                 Some(e) if e.is_refused_here() => {
