@@ -55,6 +55,34 @@ impl Error {
         }
     }
 
+    /// Whether this error of a send leaves later datagrams a chance, so a
+    /// sender counts the datagram as not sent and goes on: the path is away
+    /// for now (ENETDOWN, ENETUNREACH, EHOSTUNREACH, ENODEV, ENXIO,
+    /// EADDRNOTAVAIL, EINVAL: Wi-Fi dropped, the interface was recreated, the
+    /// address changed), or this host refused the datagram
+    /// ([`Error::is_refused_here`]). Other errors are failures.
+    pub fn is_transient(&self) -> bool {
+        use nix::libc::*;
+        self.is_refused_here()
+            || matches!(
+                self.raw_os_error(),
+                Some(
+                    ENETDOWN | ENETUNREACH | EHOSTUNREACH | ENODEV | ENXIO | EADDRNOTAVAIL | EINVAL
+                )
+            )
+    }
+
+    /// Whether this host refused the datagram while the socket and the path
+    /// are fine, so there is nothing to reopen: EPERM, which Linux returns
+    /// when a firewall rule of the output path (nftables, iptables) drops or
+    /// rejects it, and ENOBUFS, a full device queue.
+    pub fn is_refused_here(&self) -> bool {
+        matches!(
+            self.raw_os_error(),
+            Some(nix::libc::EPERM | nix::libc::ENOBUFS)
+        )
+    }
+
     /// True for [`Error::Config`]: the input was wrong, not the system.
     pub fn is_config(&self) -> bool {
         matches!(self, Error::Config(_))
@@ -116,5 +144,29 @@ mod tests {
         assert!(e.to_string().contains("needs CAP_NET_RAW"), "{e}");
         assert!(!e.is_config());
         assert!(Error::Config("x".into()).is_config());
+    }
+
+    #[test]
+    fn transient_and_refused_send_errors() {
+        let send = |errno| {
+            Error::io(
+                "send to 239.74.20.30:54321 on wlan0",
+                io::Error::from_raw_os_error(errno),
+            )
+        };
+        for errno in [nix::libc::EPERM, nix::libc::ENOBUFS] {
+            assert!(send(errno).is_refused_here() && send(errno).is_transient());
+        }
+        for errno in [
+            nix::libc::ENETDOWN,
+            nix::libc::ENETUNREACH,
+            nix::libc::ENODEV,
+        ] {
+            assert!(send(errno).is_transient() && !send(errno).is_refused_here());
+        }
+        for errno in [nix::libc::EBADF, nix::libc::EMSGSIZE, nix::libc::EACCES] {
+            assert!(!send(errno).is_transient(), "{errno}");
+        }
+        assert!(!Error::Config("x".into()).is_transient());
     }
 }

@@ -107,6 +107,9 @@ pub fn parse_groups(args: &[String]) -> Result<Vec<Group>, GroupListError> {
 /// | `ADDR+COUNT:PORT`, `[ADDR6]+COUNT:PORT` | the same, all on `PORT` |
 /// | `ADDR:PORT+COUNT`, `[ADDR6]:PORT+COUNT` | the same, mcjoin's order |
 ///
+/// An IPv6 address may carry a scope (`ff02::1%wlan0+3`, `[ff02::1%3]:5000`):
+/// every group of a range gets it.
+///
 /// `+COUNT` means COUNT groups in all, the base address included, as in
 /// mcjoin (whose `GROUP+NUM` joins NUM groups, and whose manual calls
 /// `233.252.0.1+20` "20 consecutive groups"): `239.1.1.1+3` is 239.1.1.1,
@@ -154,7 +157,7 @@ pub fn parse_group_list<S: AsRef<str>>(
             let Some(addr) = member else {
                 break;
             };
-            let g = Group::new(addr, base.port());
+            let g = base.with_addr(addr);
             if !seen.insert(g) {
                 list.duplicates.push(g);
                 continue;
@@ -196,7 +199,7 @@ fn parse_one(arg: &str, default_port: Port) -> Result<(Group, u64), GroupListErr
         let port = port
             .or(has_port(spec).then_some(g.port()))
             .unwrap_or(default_port);
-        Ok::<Group, GroupListError>(Group::new(g.addr(), port))
+        Ok::<Group, GroupListError>(g.with_port(port))
     };
     let Some(range) = range else {
         return Ok((group(spec, None)?, 1));
@@ -411,6 +414,22 @@ mod tests {
         let e = err(&["ff0e:ffff:ffff:ffff:ffff:ffff:ffff:fffe+3"]);
         assert!(e.contains("112-bit group ID"), "{e}");
         assert!(e.contains("ff0e:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), "{e}");
+    }
+
+    #[test]
+    fn a_scope_goes_to_every_group_of_a_range() {
+        assert_eq!(
+            parse(&["ff02::5%wlan0+2:7000", "[ff02::9%3]:7000+2"]),
+            [
+                "[ff02::5%wlan0]:7000",
+                "[ff02::6%wlan0]:7000",
+                "[ff02::9%3]:7000",
+                "[ff02::a%3]:7000"
+            ]
+        );
+        assert_eq!(parse(&["[ff02::5%wlan0]"]), ["[ff02::5%wlan0]:54321"]);
+        let e = err(&["239.1.1.1%wlan0+2"]);
+        assert!(e.contains("belongs to IPv6"), "{e}");
     }
 
     #[test]

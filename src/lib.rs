@@ -59,6 +59,7 @@ mod group;
 mod group_list;
 mod histogram;
 mod json;
+mod limits;
 mod pace;
 mod probe;
 mod receiver;
@@ -80,10 +81,11 @@ pub use dtim::{DtimBursts, DtimDetector, BEACON_INTERVAL_NS};
 pub use duration::{format_duration, parse_duration, ParseDurationError};
 pub use error::Error;
 pub use escape::{escape_text, hex, hex_dump};
-pub use group::{Group, ParseGroupError, Port};
+pub use group::{Group, ParseGroupError, Port, Zone};
 pub use group_list::{parse_group_list, parse_groups, GroupList, GroupListError, MAX_GROUPS};
 pub use histogram::{Bucket, Histogram, Percentiles};
 pub use json::Object as JsonObject;
+pub use limits::raise_open_files_limit;
 pub use mcast_platform::{
     changes, check, find, interfaces, is_usable, select, Address, Change, Family, FindError, Flags,
     Interface, InterfaceIndex, Kind, Purpose, Rejection, Selection, Verdict, WatchMechanism,

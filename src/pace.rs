@@ -402,6 +402,31 @@ impl Pacer {
         self.due_ns(n).map(nanos_to_duration)
     }
 
+    /// The rate `packets` datagrams make over the schedule: divided by the
+    /// time the schedule gave the packets sent so far (from the start to
+    /// when the next one is due, or `elapsed` if that is later), not by the
+    /// time of the last system call. At [`Rate::Max`] there is no schedule
+    /// and `elapsed` counts.
+    ///
+    /// `None` when the run spans less than two packets' worth of schedule
+    /// (at [`Rate::Max`]: fewer than two packets): `-c 1 --rate 100` is one
+    /// packet, not 50,000 packets/s.
+    pub fn rate_over_schedule(&self, packets: u64, elapsed: Duration) -> Option<f64> {
+        let elapsed_ns = elapsed.as_nanos();
+        let span_ns = match self.rate {
+            Rate::Max if packets < 2 => return None,
+            Rate::Max => elapsed_ns,
+            Rate::Every(p) => {
+                let span = self.due_ns(self.sent).unwrap_or(0).max(elapsed_ns);
+                if span < p.offset_ns(2) {
+                    return None;
+                }
+                span
+            }
+        };
+        (span_ns > 0).then(|| packets as f64 * 1e9 / span_ns as f64)
+    }
+
     fn due_ns(&self, n: u64) -> Option<u128> {
         match self.rate {
             Rate::Max => None,
@@ -496,6 +521,34 @@ mod tests {
         assert_eq!(times.len(), 10_000);
         assert_eq!(times[9_999], 9_999_300_000);
         assert_eq!(p.slipped(), Duration::ZERO);
+    }
+
+    #[test]
+    fn rates_of_short_runs_are_over_the_schedule() {
+        let start = Instant::now();
+        let us = Duration::from_micros;
+        // One packet at 100/s, sent 20 µs in: no rate (it once said 49,975/s).
+        let mut p = Pacer::new(parse_rate("100").unwrap(), start).count(1);
+        assert_eq!(run(&mut p, start, Duration::ZERO, u64::MAX).len(), 1);
+        assert_eq!(p.rate_over_schedule(1, us(20)), None);
+        // Ten on time: the last at 90 ms, their schedule 100 ms: 100/s.
+        let mut p = Pacer::new(parse_rate("100").unwrap(), start).count(10);
+        assert_eq!(run(&mut p, start, Duration::ZERO, u64::MAX).len(), 10);
+        assert_eq!(p.rate_over_schedule(10, us(90_020)), Some(100.0));
+        // Two packets are the least that make a rate.
+        let mut p = Pacer::new(parse_rate("100").unwrap(), start).count(2);
+        run(&mut p, start, Duration::ZERO, u64::MAX);
+        assert_eq!(p.rate_over_schedule(2, us(10_010)), Some(100.0));
+        // Packets not sent (errors) lower it; a slow run is over its time.
+        assert_eq!(p.rate_over_schedule(1, us(10_010)), Some(50.0));
+        assert_eq!(p.rate_over_schedule(2, Duration::from_secs(1)), Some(2.0));
+        // No schedule at max: two packets and the elapsed time.
+        let mut p = Pacer::new(Rate::Max, start).count(2);
+        assert_eq!(p.rate_over_schedule(0, us(5)), None);
+        run(&mut p, start, Duration::ZERO, u64::MAX);
+        assert_eq!(p.rate_over_schedule(1, us(5)), None);
+        assert_eq!(p.rate_over_schedule(2, us(10)), Some(200_000.0));
+        assert_eq!(p.rate_over_schedule(2, Duration::ZERO), None);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Receiving a group on one chosen interface: bind, join, receive, leave.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use log::{debug, info};
@@ -14,8 +15,9 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type}
 
 use crate::error::Error;
 use crate::group::Group;
+use crate::limits;
 use crate::recvmsg::{self, Meta, RecvBatch};
-use crate::sender::check_group;
+use crate::sender::purpose;
 use crate::sockopt as raw;
 
 /// The socket call that made a membership.
@@ -115,10 +117,11 @@ impl ReceiverBuilder {
     /// Also joins `group` with the same socket. Every group of one receiver
     /// has the same port and address family; the socket then binds the
     /// wildcard address and tells the groups apart by destination.
+    ///
+    /// Any number of groups: they are spread over as many sockets as the
+    /// kernel's per-socket limits need (see [`Receiver::socket_count`]).
     pub fn also_join(mut self, group: Group) -> ReceiverBuilder {
-        if group != self.group && !self.more.contains(&group) {
-            self.more.push(group);
-        }
+        self.more.push(group);
         self
     }
 
@@ -138,9 +141,10 @@ impl ReceiverBuilder {
     /// - [`Error::Io`] if a socket call fails, naming the call, the group and
     ///   the interface (`cannot join 239.74.20.30 on wlan0 (index 3): …`).
     pub fn build(self) -> Result<Receiver, Error> {
-        check_group(&self.group, self.broadcast, &self.iface)?;
+        self.group
+            .check(purpose(self.broadcast), Some(&self.iface))?;
         for g in &self.more {
-            check_group(g, self.broadcast, &self.iface)?;
+            g.check(purpose(self.broadcast), Some(&self.iface))?;
             if self.broadcast {
                 return Err(Error::Config(
                     "--broadcast receives one broadcast address".into(),
@@ -171,27 +175,139 @@ impl ReceiverBuilder {
                 )));
             }
         }
-        let iface = &self.iface;
-        let on = format!("on {iface}");
         let v6 = self.group.addr().is_ipv6();
-        let socket = Socket::new(
+        let mut groups = vec![self.group];
+        let mut seen: HashSet<Group> = groups.iter().copied().collect();
+        groups.extend(self.more.iter().copied().filter(|g| seen.insert(*g)));
+        let joins = !self.broadcast && !self.unicast;
+        let bind_addr = self.bind_addr(groups.len());
+        let (first, multicast_all) = self.open(bind_addr, groups.len(), 0)?;
+        let mut members = vec![Member::new(first, true)];
+        let mut per_socket = None;
+        if joins {
+            per_socket = self.join_all(&groups, &mut members, bind_addr, multicast_all, v6)?;
+        }
+        let broadcast_dests = if self.broadcast {
+            match self.group.addr() {
+                IpAddr::V4(b) => vec![b, Ipv4Addr::BROADCAST],
+                IpAddr::V6(_) => Vec::new(),
+            }
+        } else {
+            Vec::new()
+        };
+        let index = if groups.len() > 1 {
+            groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (g.addr(), i))
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        let readers = members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.reads)
+            .map(|(i, _)| i)
+            .collect();
+        Ok(Receiver {
+            members,
+            readers,
+            group: self.group,
+            groups,
+            index,
+            iface: self.iface,
+            source: self.source,
+            per_socket,
+            broadcast_dests,
+            filtered: 0,
+            wait_timeout_set: false,
+            next: 0,
+        })
+    }
+
+    /// Where the sockets bind: one group, its address (so the kernel drops
+    /// other groups of the port even where IP_MULTICAST_ALL stays on);
+    /// several, the wildcard, and the destination tells them apart.
+    fn bind_addr(&self, groups: usize) -> SocketAddr {
+        let iface = &self.iface;
+        let idx = iface.index().get();
+        let port = self.group.port().get();
+        match self.group.addr() {
+            IpAddr::V4(_) if self.unicast => SocketAddr::new(
+                IpAddr::V4(iface.ipv4().unwrap_or(Ipv4Addr::UNSPECIFIED)),
+                port,
+            ),
+            IpAddr::V6(_) if self.unicast => match (iface.ipv6_routable(), iface.ipv6_link_local())
+            {
+                (Some(a), _) => SocketAddr::new(IpAddr::V6(a), port),
+                (None, Some(ll)) => SocketAddr::V6(SocketAddrV6::new(ll, port, 0, idx)),
+                (None, None) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port),
+            },
+            IpAddr::V4(_) if groups > 1 => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+            IpAddr::V6(_) if groups > 1 => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port),
+            // Broadcasts reach only sockets bound to the wildcard (or to the
+            // broadcast address); the interface is checked per datagram.
+            IpAddr::V4(_) if self.broadcast => {
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)
+            }
+            IpAddr::V4(g) => SocketAddr::new(IpAddr::V4(g), port),
+            IpAddr::V6(g) => {
+                let scope = if self.group.scope_v6().is_some_and(|s| s <= 2) {
+                    idx
+                } else {
+                    0
+                };
+                SocketAddr::V6(SocketAddrV6::new(g, port, 0, scope))
+            }
+        }
+    }
+
+    /// A UDP socket of the group's family; the error names what ran out
+    /// when the process or the host has no file left for it.
+    fn socket(&self, groups: usize, sockets: usize) -> Result<Socket, Error> {
+        let v6 = self.group.addr().is_ipv6();
+        Socket::new(
             if v6 { Domain::IPV6 } else { Domain::IPV4 },
             Type::DGRAM,
             Some(Protocol::UDP),
         )
-        .map_err(|e| Error::io("open a UDP socket", e))?;
-        // Several receivers on one host share the port.
+        .map_err(|e| {
+            let hint = limits::out_of_files(e.raw_os_error(), groups, sockets);
+            let err = Error::io(format!("open a UDP socket on {}", self.iface), e);
+            match hint {
+                Some(h) => err.with_hint(h),
+                None => err,
+            }
+        })
+    }
+
+    /// Opens a socket that receives: options, then the bind. Also says
+    /// whether IP_MULTICAST_ALL stayed on (it could not be turned off).
+    fn open(
+        &self,
+        bind_addr: SocketAddr,
+        groups: usize,
+        sockets: usize,
+    ) -> Result<(Socket, bool), Error> {
+        let iface = &self.iface;
+        let on = format!("on {iface}");
+        let v6 = self.group.addr().is_ipv6();
+        let socket = self.socket(groups, sockets)?;
+        // Several receivers on one host share the port, and each gets the
+        // datagrams of its own memberships. Not SO_REUSEPORT: within a
+        // reuseport group, Linux hands each multicast datagram to one socket
+        // only, whatever groups and interfaces each joined.
         socket
             .set_reuse_address(true)
             .map_err(|e| Error::io(format!("set SO_REUSEADDR {on}"), e))?;
-        if let Err(e) = socket.set_reuse_port(true) {
-            debug!("SO_REUSEPORT unavailable ({e}); SO_REUSEADDR alone shares the port on Linux");
-        }
+        let mut multicast_all = false;
         if !self.broadcast && !self.unicast {
             // Only the groups this socket joined, not every group of the host.
             if let Err(e) = raw::set_multicast_all(&socket, v6, false) {
+                multicast_all = true;
                 debug!(
-                    "cannot turn off IP{}_MULTICAST_ALL ({e}); filtering by interface instead",
+                    "cannot turn off IP{}_MULTICAST_ALL ({e}); filtering by interface and group instead",
                     if v6 { "V6" } else { "" }
                 );
             }
@@ -231,79 +347,166 @@ impl ReceiverBuilder {
                 .bind_device(Some(iface.name().as_bytes()))
                 .map_err(|e| Error::io(format!("set SO_BINDTODEVICE {on}"), e))?;
         }
-        let idx = iface.index().get();
-        let port = self.group.port().get();
-        let bind_addr = match self.group.addr() {
-            IpAddr::V4(_) if self.unicast => SocketAddr::new(
-                IpAddr::V4(iface.ipv4().unwrap_or(Ipv4Addr::UNSPECIFIED)),
-                port,
-            ),
-            IpAddr::V6(_) if self.unicast => match (iface.ipv6_routable(), iface.ipv6_link_local())
-            {
-                (Some(a), _) => SocketAddr::new(IpAddr::V6(a), port),
-                (None, Some(ll)) => SocketAddr::V6(SocketAddrV6::new(ll, port, 0, idx)),
-                (None, None) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port),
-            },
-            // Several groups: the wildcard, and the destination tells them apart.
-            IpAddr::V4(_) if !self.more.is_empty() => {
-                SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)
+        socket.bind(&SockAddr::from(bind_addr)).map_err(|e| {
+            let in_use = e.raw_os_error() == Some(nix::libc::EADDRINUSE);
+            let err = Error::io(format!("bind to {bind_addr} {on}"), e);
+            if in_use {
+                err.with_hint(port_holder(bind_addr))
+            } else {
+                err
             }
-            IpAddr::V6(_) if !self.more.is_empty() => {
-                SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port)
-            }
-            // Broadcasts reach only sockets bound to the wildcard (or to the
-            // broadcast address); the interface is checked per datagram.
-            IpAddr::V4(_) if self.broadcast => {
-                SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)
-            }
-            IpAddr::V4(g) => SocketAddr::new(IpAddr::V4(g), port),
-            IpAddr::V6(g) => {
-                let scope = if self.group.scope_v6().is_some_and(|s| s <= 2) {
-                    idx
-                } else {
-                    0
-                };
-                SocketAddr::V6(SocketAddrV6::new(g, port, 0, scope))
-            }
+        })?;
+        Ok((socket, multicast_all))
+    }
+
+    /// Joins every group, spreading them over as many sockets as the
+    /// per-socket limit needs: what the kernel reports for IPv4
+    /// (`igmp_max_memberships`), else what a failed join reveals (ENOBUFS,
+    /// or ENOMEM for IPv6 when option memory is full). Returns the limit
+    /// when more than one socket was needed.
+    ///
+    /// Where IP_MULTICAST_ALL is off, every socket is bound to the port and
+    /// read, and gets exactly its own groups. Where it stays on (qemu-user,
+    /// kernels before 4.20 for IPv6), the first socket gets every group the
+    /// host joined on the port anyway: the others only hold memberships,
+    /// unbound, so each datagram arrives once.
+    fn join_all(
+        &self,
+        groups: &[Group],
+        members: &mut Vec<Member>,
+        bind_addr: SocketAddr,
+        multicast_all: bool,
+        v6: bool,
+    ) -> Result<Option<usize>, Error> {
+        let iface = &self.iface;
+        let mut limit = if v6 {
+            None
+        } else {
+            limits::igmp_max_memberships().filter(|n| *n > 0)
         };
-        socket
-            .bind(&SockAddr::from(bind_addr))
-            .map_err(|e| Error::io(format!("bind to {bind_addr} {on}"), e))?;
-        let mut groups = vec![self.group];
-        groups.extend(self.more.iter().copied());
-        let mut memberships = Vec::new();
-        if !self.broadcast && !self.unicast {
-            for g in &groups {
-                memberships.push(join(&socket, g, self.source, iface)?);
+        let mut mreqn = match (groups[0].addr(), iface.ipv4()) {
+            (IpAddr::V4(g), Some(a)) => raw::mreqn_reaches(g, iface.index().get(), a),
+            _ => true,
+        };
+        let more = |members: &mut Vec<Member>| -> Result<(), Error> {
+            let socket = if multicast_all {
+                self.socket(groups.len(), members.len())?
+            } else {
+                self.open(bind_addr, groups.len(), members.len())?.0
+            };
+            members.push(Member::new(socket, !multicast_all));
+            Ok(())
+        };
+        for g in groups {
+            let held = members.last().map_or(0, |m| m.memberships.len());
+            if limit.is_some_and(|l| held >= l) {
+                more(members)?;
+            }
+            let last = members.len() - 1;
+            match join(&members[last].socket, g, self.source, iface, mreqn) {
+                Ok(m) => {
+                    // Once ip_mreqn failed here, the next joins go straight
+                    // to the fallback instead of failing 4,095 times more.
+                    mreqn &= m.how != JoinMechanism::Mreq;
+                    members[last].memberships.push(m);
+                }
+                Err(e) if limits::is_socket_full(e.raw_os_error()) => {
+                    let held = members[last].memberships.len();
+                    if held == 0 {
+                        return Err(e.with_hint(limits::no_membership_at_all(v6)));
+                    }
+                    debug!(
+                        "socket {} holds {held} memberships, all it may ({e}); opening another",
+                        last + 1
+                    );
+                    limit = Some(held);
+                    more(members)?;
+                    let m = join(&members[last + 1].socket, g, self.source, iface, mreqn).map_err(
+                        |e| {
+                            if limits::is_socket_full(e.raw_os_error()) {
+                                e.with_hint(limits::no_membership_at_all(v6))
+                            } else {
+                                e
+                            }
+                        },
+                    )?;
+                    members[last + 1].memberships.push(m);
+                }
+                Err(e) => return Err(e),
             }
         }
-        let broadcast_dests = if self.broadcast {
-            match self.group.addr() {
-                IpAddr::V4(b) => vec![b, Ipv4Addr::BROADCAST],
-                IpAddr::V6(_) => Vec::new(),
-            }
-        } else {
-            Vec::new()
-        };
-        Ok(Receiver {
-            socket,
-            group: self.group,
-            groups,
-            iface: self.iface,
-            memberships,
-            broadcast_dests,
-            filtered: 0,
-            kernel_drops: 0,
-            wait_timeout_set: false,
-        })
+        if members.len() > 1 {
+            info!(
+                "{} groups on {} sockets of up to {} memberships each",
+                groups.len(),
+                members.len(),
+                limit.unwrap_or(0)
+            );
+        }
+        Ok(limit.filter(|_| members.len() > 1))
     }
 }
 
+/// Why a bind found the port taken: mcast shares a port with any socket
+/// that set SO_REUSEADDR, so the holder did not. If a socket with
+/// SO_REUSEPORT can bind it, the holder set SO_REUSEPORT only.
+fn port_holder(addr: SocketAddr) -> String {
+    let port = addr.port();
+    let with_reuseport = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
+        .and_then(|s| {
+            s.set_reuse_address(true)?;
+            s.set_reuse_port(true)?;
+            s.bind(&SockAddr::from(addr))
+        })
+        .is_ok();
+    let find = format!("`ss -ulpn 'sport = :{port}'` shows which");
+    if with_reuseport {
+        format!(
+            "another program holds UDP port {port} with SO_REUSEPORT and without \
+             SO_REUSEADDR: Linux then shares the port only with sockets that set \
+             SO_REUSEPORT too, and mcast does not, because within such a group Linux hands \
+             each multicast datagram to just one socket, whatever groups and interfaces each \
+             joined; stop that program, or have it set SO_REUSEADDR as well ({find})"
+        )
+    } else {
+        format!(
+            "another program holds UDP port {port} without SO_REUSEADDR, so it cannot be \
+             shared; stop that program or use another port ({find})"
+        )
+    }
+}
+
+/// One socket of a receiver and the memberships it holds.
+#[derive(Debug)]
+struct Member {
+    socket: Socket,
+    memberships: Vec<Membership>,
+    /// Bound to the port and read (else it only holds memberships).
+    reads: bool,
+    /// The socket's cumulative drop counter (`SO_RXQ_OVFL`).
+    kernel_drops: u64,
+}
+
+impl Member {
+    fn new(socket: Socket, reads: bool) -> Member {
+        Member {
+            socket,
+            memberships: Vec::new(),
+            reads,
+            kernel_drops: 0,
+        }
+    }
+}
+
+/// Joins `group` on `iface` with `socket`. `mreqn` says whether `ip_mreqn`
+/// joins may be trusted here (see [`raw::mreqn_reaches`]); if not, IPv4
+/// any-source joins go straight to `ip_mreq`.
 fn join(
     socket: &Socket,
     group: &Group,
     source: Option<IpAddr>,
     iface: &Interface,
+    mreqn: bool,
 ) -> Result<Membership, Error> {
     let idx = iface.index().get();
     let iface_v4 = iface.ipv4().unwrap_or(Ipv4Addr::UNSPECIFIED);
@@ -312,21 +515,26 @@ fn join(
         None => format!("join {} on {iface}", group.addr()),
     };
     let how = match (group.addr(), source) {
+        (IpAddr::V4(g), None) if !mreqn => {
+            socket
+                .join_multicast_v4(&g, &iface_v4)
+                .map_err(|e| Error::io(format!("{what} (ip_mreq with {iface_v4})"), e))?;
+            JoinMechanism::Mreq
+        }
         (IpAddr::V4(g), None) => {
             match socket.join_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(idx)) {
                 Ok(()) => JoinMechanism::Mreqn,
                 Err(e) if raw::is_unsupported_mreqn(&e) => {
                     debug!("ip_mreqn join failed ({e}); joining with ip_mreq and {iface_v4}");
                     socket.join_multicast_v4(&g, &iface_v4).map_err(|e2| {
-                        join_error(
+                        Error::io(
                             format!("{what} (ip_mreqn: {e}; ip_mreq with {iface_v4})"),
                             e2,
-                            group,
                         )
                     })?;
                     JoinMechanism::Mreq
                 }
-                Err(e) => return Err(join_error(what, e, group)),
+                Err(e) => return Err(Error::io(what, e)),
             }
         }
         (IpAddr::V4(g), Some(IpAddr::V4(s))) => {
@@ -338,7 +546,7 @@ fn join(
                         Ok(()) => JoinMechanism::MreqSource,
                         Err(e2) if raw::is_unsupported(&e2) => {
                             debug!("IP_ADD_SOURCE_MEMBERSHIP unsupported ({e2}); joining any-source and filtering {s} in mcast");
-                            let asm = join(socket, group, None, iface)?;
+                            let asm = join(socket, group, None, iface, mreqn)?;
                             return Ok(Membership {
                                 user_filter: true,
                                 source,
@@ -355,13 +563,13 @@ fn join(
                         }
                     }
                 }
-                Err(e) => return Err(join_error(what, e, group)),
+                Err(e) => return Err(Error::io(what, e)),
             }
         }
         (IpAddr::V6(g), None) => {
             socket
                 .join_multicast_v6(&g, idx)
-                .map_err(|e| join_error(what, e, group))?;
+                .map_err(|e| Error::io(what, e))?;
             JoinMechanism::Ipv6Mreq
         }
         (IpAddr::V6(_), Some(s @ IpAddr::V6(_))) => {
@@ -371,14 +579,14 @@ fn join(
                     // Linux has no other IPv6 source-specific option. Join
                     // any-source and let the receiver drop other sources.
                     debug!("MCAST_JOIN_SOURCE_GROUP unsupported ({e}); joining any-source and filtering {s} in mcast");
-                    let asm = join(socket, group, None, iface)?;
+                    let asm = join(socket, group, None, iface, mreqn)?;
                     return Ok(Membership {
                         user_filter: true,
                         source,
                         ..asm
                     });
                 }
-                Err(e) => return Err(join_error(what, e, group)),
+                Err(e) => return Err(Error::io(what, e)),
             }
         }
         (_, Some(_)) => unreachable!("families checked by build()"),
@@ -391,34 +599,6 @@ fn join(
         how,
         user_filter: false,
     })
-}
-
-/// A join error, with the kernel limit named when the limit is what failed.
-fn join_error(what: impl Into<String>, e: io::Error, group: &Group) -> Error {
-    let err = Error::io(what, e);
-    if err.raw_os_error() != Some(nix::libc::ENOBUFS) {
-        return err;
-    }
-    let (knob, detail) = if group.addr().is_ipv4() {
-        let path = "/proc/sys/net/ipv4/igmp_max_memberships";
-        let now = std::fs::read_to_string(path)
-            .map_or_else(|_| "unknown".to_owned(), |v| v.trim().to_owned());
-        (
-            "net.ipv4.igmp_max_memberships",
-            format!("the kernel allows {now} IPv4 memberships per socket (net.ipv4.igmp_max_memberships = {now})"),
-        )
-    } else {
-        let path = "/proc/sys/net/core/optmem_max";
-        let now = std::fs::read_to_string(path)
-            .map_or_else(|_| "unknown".to_owned(), |v| v.trim().to_owned());
-        (
-            "net.core.optmem_max",
-            format!("IPv6 memberships are bounded by socket option memory (net.core.optmem_max = {now} bytes)"),
-        )
-    };
-    err.with_hint(format!(
-        "{detail}; join fewer groups, or raise it: sysctl -w {knob}=N"
-    ))
 }
 
 /// One received datagram; its bytes are in the buffer given to
@@ -490,8 +670,14 @@ impl Datagram {
     }
 }
 
-/// A UDP socket joined to one group on one interface. Dropping it leaves the
-/// group; [`Receiver::leave`] does so explicitly and reports errors.
+/// UDP sockets joined to groups on one interface. Dropping it leaves the
+/// groups; [`Receiver::leave`] does so explicitly and reports errors.
+///
+/// Linux limits the memberships of one socket (20 IPv4 groups by default,
+/// and IPv6 groups by socket option memory), so a receiver of many groups
+/// holds them on as many sockets as needed ([`Receiver::socket_count`]), and
+/// each datagram is received once. Wait on [`Receiver::fds`] with one
+/// `poll(2)`, and read a ready one with [`Receiver::recv_batch_on`].
 ///
 /// ```no_run
 /// use mcast::{Group, Receiver};
@@ -512,15 +698,24 @@ impl Datagram {
 /// ```
 #[derive(Debug)]
 pub struct Receiver {
-    socket: Socket,
+    /// The sockets; the first one always receives.
+    members: Vec<Member>,
+    /// The members that are read, in the order of [`Receiver::fds`].
+    readers: Vec<usize>,
     group: Group,
     groups: Vec<Group>,
+    /// Where each group's address is in `groups`, when there are several.
+    index: HashMap<IpAddr, usize>,
     iface: Interface,
-    memberships: Vec<Membership>,
+    /// The SSM source, checked on every datagram (where IP_MULTICAST_ALL
+    /// stays on, a socket also gets other sources of groups it did not join).
+    source: Option<IpAddr>,
+    per_socket: Option<usize>,
     broadcast_dests: Vec<Ipv4Addr>,
     filtered: u64,
-    kernel_drops: u64,
     wait_timeout_set: bool,
+    /// The reader [`Receiver::recv_batch`] tries first.
+    next: usize,
 }
 
 impl Receiver {
@@ -539,7 +734,7 @@ impl Receiver {
     }
 
     /// Waits up to `timeout` (forever with `None`) for one datagram of the
-    /// group on the interface, and stores it in `buf`.
+    /// groups on the interface, and stores it in `buf`.
     ///
     /// Returns `Ok(None)` when the time is up or a signal interrupted the
     /// wait, so the caller can check for Ctrl-C. Datagrams that arrive on
@@ -565,19 +760,29 @@ impl Receiver {
                         .unwrap_or(PollTimeout::MAX)
                 }
             };
-            let mut fds = [PollFd::new(self.socket.as_fd(), PollFlags::POLLIN)];
-            match poll(&mut fds, wait) {
+            let mut fds: Vec<PollFd<'_>> = self
+                .fds()
+                .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+                .collect();
+            let ready: Vec<usize> = match poll(&mut fds, wait) {
                 Ok(0) => return Ok(None),
-                Ok(_) => {}
+                Ok(_) => fds
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| f.revents().is_some_and(|r| !r.is_empty()))
+                    .map(|(i, _)| i)
+                    .collect(),
                 Err(nix::errno::Errno::EINTR) => return Ok(None),
                 Err(e) => return Err(self.io_err("wait for datagrams", io::Error::from(e))),
-            }
-            match self.recv_one(buf) {
-                Ok(Some(d)) => return Ok(Some(d)),
-                Ok(None) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(None),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(self.io_err("receive", e)),
+            };
+            for i in ready {
+                match self.recv_one(i, buf) {
+                    Ok(Some(d)) => return Ok(Some(d)),
+                    Ok(None) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(None),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(self.io_err("receive", e)),
+                }
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(None);
@@ -589,48 +794,91 @@ impl Receiver {
         Error::io(format!("{op} {} on {}", self.group, self.iface), e)
     }
 
-    /// One `recvmsg`; `None` when the datagram was filtered out.
-    fn recv_one(&mut self, buf: &mut [u8]) -> io::Result<Option<Datagram>> {
-        let meta = recvmsg::recv_one(self.socket.as_raw_fd(), buf)?;
+    /// One `recvmsg` on reader `i`; `None` when the datagram was filtered out.
+    fn recv_one(&mut self, i: usize, buf: &mut [u8]) -> io::Result<Option<Datagram>> {
+        let m = self.readers[i];
+        let meta = recvmsg::recv_one(self.members[m].socket.as_raw_fd(), buf)?;
         let len = meta.size.min(buf.len());
-        Ok(self.accept(len, meta))
+        Ok(self.accept(m, len, meta))
     }
 
     /// Receives up to [`RecvBatch::capacity`] datagrams with one
     /// `recvmmsg(2)` call, without blocking; returns how many were kept
     /// (datagrams that fail the interface, group, source or broadcast checks
     /// are dropped and counted in [`Receiver::filtered`]). Read them with
-    /// [`RecvBatch::iter`].
+    /// [`RecvBatch::iter`]. With several sockets, it reads the next one that
+    /// has datagrams; [`Receiver::recv_batch_on`] reads the one a `poll(2)`
+    /// found ready.
     ///
     /// # Errors
     /// [`Error::Io`] naming the group and the interface.
     pub fn recv_batch(&mut self, batch: &mut RecvBatch) -> Result<usize, Error> {
-        self.batch(batch, false)
+        let n = self.readers.len();
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            let kept = self.batch(i, batch, false)?;
+            if batch.received() > 0 {
+                self.next = (i + 1) % n;
+                return Ok(kept);
+            }
+        }
+        Ok(0)
+    }
+
+    /// Like [`Receiver::recv_batch`], on the socket of [`Receiver::fds`] at
+    /// position `i` (for callers that poll them).
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the group and the interface; a `Config` error
+    /// for an `i` beyond the sockets.
+    pub fn recv_batch_on(&mut self, i: usize, batch: &mut RecvBatch) -> Result<usize, Error> {
+        if i >= self.readers.len() {
+            return Err(Error::Config(format!(
+                "socket {i} of {} does not exist",
+                self.readers.len()
+            )));
+        }
+        self.batch(i, batch, false)
     }
 
     /// Like [`Receiver::recv_batch`], but waits for the first datagram:
-    /// returns when at least one arrived, a signal came, or 100 ms passed
-    /// (`SO_RCVTIMEO`), whichever is first. One system call per batch, for
-    /// callers that wait on this socket alone.
+    /// returns when at least one arrived, a signal came, or 100 ms passed,
+    /// whichever is first. With one socket that is one system call per batch
+    /// (the socket's `SO_RCVTIMEO`); with several, one `poll(2)` over all of
+    /// them first.
     ///
     /// # Errors
     /// [`Error::Io`] naming the group and the interface.
     pub fn recv_batch_wait(&mut self, batch: &mut RecvBatch) -> Result<usize, Error> {
+        if self.readers.len() > 1 {
+            batch.clear();
+            let mut fds: Vec<PollFd<'_>> = self
+                .fds()
+                .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+                .collect();
+            match poll(&mut fds, PollTimeout::from(100u8)) {
+                Ok(0) | Err(nix::errno::Errno::EINTR) => return Ok(0),
+                Ok(_) => {}
+                Err(e) => return Err(self.io_err("wait for datagrams", io::Error::from(e))),
+            }
+            return self.recv_batch(batch);
+        }
         if !self.wait_timeout_set {
             self.wait_timeout_set = true;
-            if let Err(e) = self
+            if let Err(e) = self.members[0]
                 .socket
                 .set_read_timeout(Some(Duration::from_millis(100)))
             {
                 debug!("SO_RCVTIMEO refused ({e}); waiting without a timeout");
             }
         }
-        self.batch(batch, true)
+        self.batch(0, batch, true)
     }
 
-    fn batch(&mut self, batch: &mut RecvBatch, wait: bool) -> Result<usize, Error> {
+    fn batch(&mut self, i: usize, batch: &mut RecvBatch, wait: bool) -> Result<usize, Error> {
         batch.kept.clear();
-        match batch.receive(self.socket.as_raw_fd(), wait) {
+        let m = self.readers[i];
+        match batch.receive(self.members[m].socket.as_raw_fd(), wait) {
             Ok(_) => {}
             Err(e)
                 if matches!(
@@ -638,22 +886,22 @@ impl Receiver {
                     io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
                 ) =>
             {
-                return Ok(0)
+                return Ok(0);
             }
             Err(e) => return Err(self.io_err("receive", e)),
         }
         let slot = batch.slot();
-        for i in 0..batch.metas.len() {
-            let meta = batch.metas[i];
-            if let Some(d) = self.accept(meta.size.min(slot), meta) {
-                batch.kept.push((i, d));
+        for k in 0..batch.metas.len() {
+            let meta = batch.metas[k];
+            if let Some(d) = self.accept(m, meta.size.min(slot), meta) {
+                batch.kept.push((k, d));
             }
         }
         Ok(batch.kept.len())
     }
 
-    /// Applies the checks to one received datagram.
-    fn accept(&mut self, len: usize, meta: Meta) -> Option<Datagram> {
+    /// Applies the checks to one datagram that member `m` received.
+    fn accept(&mut self, m: usize, len: usize, meta: Meta) -> Option<Datagram> {
         let Meta {
             source,
             ifindex,
@@ -663,7 +911,8 @@ impl Receiver {
             size,
         } = meta;
         if let Some(n) = drops {
-            self.kernel_drops = self.kernel_drops.max(u64::from(n));
+            let member = &mut self.members[m];
+            member.kernel_drops = member.kernel_drops.max(u64::from(n));
         }
         let d = Datagram {
             len,
@@ -683,13 +932,8 @@ impl Receiver {
                 return None;
             }
         }
-        if let Some(Membership {
-            source: Some(want),
-            user_filter: true,
-            ..
-        }) = self.memberships.first()
-        {
-            if source.ip() != *want {
+        if let Some(want) = self.source {
+            if source.ip() != want {
                 self.filtered += 1;
                 debug!("dropped a datagram from {source}: not the source {want}");
                 return None;
@@ -697,7 +941,7 @@ impl Receiver {
         }
         if self.groups.len() > 1 {
             if let Some(dst) = destination {
-                if !self.groups.iter().any(|g| g.addr() == dst) {
+                if !self.index.contains_key(&dst) {
                     self.filtered += 1;
                     debug!("dropped a datagram from {source} to {dst}: not one of our groups");
                     return None;
@@ -716,38 +960,37 @@ impl Receiver {
         Some(d)
     }
 
-    /// Leaves the group (explicitly, so the IGMP/MLD leave goes out now).
+    /// Leaves the groups (explicitly, so the IGMP/MLD leaves go out now).
     /// Calling it again does nothing.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the group and the interface.
+    /// [`Error::Io`] naming the group and the interface (the first that
+    /// failed; the others are still left).
     pub fn leave(&mut self) -> Result<(), Error> {
         let mut first_error = None;
-        for m in std::mem::take(&mut self.memberships) {
-            if let Err(e) = self.leave_one(m) {
-                first_error.get_or_insert(e);
+        for i in 0..self.members.len() {
+            for m in std::mem::take(&mut self.members[i].memberships) {
+                if let Err(e) = self.leave_one(&self.members[i].socket, m) {
+                    first_error.get_or_insert(e);
+                }
             }
         }
         first_error.map_or(Ok(()), Err)
     }
 
-    fn leave_one(&self, m: Membership) -> Result<(), Error> {
+    fn leave_one(&self, socket: &Socket, m: Membership) -> Result<(), Error> {
         let idx = self.iface.index().get();
         let source = if m.user_filter { None } else { m.source };
         let result = match (m.group, source, m.how) {
-            (IpAddr::V4(g), _, JoinMechanism::Mreqn) => self
-                .socket
-                .leave_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(idx)),
-            (IpAddr::V4(g), _, JoinMechanism::Mreq) => {
-                self.socket.leave_multicast_v4(&g, &m.iface_v4)
+            (IpAddr::V4(g), _, JoinMechanism::Mreqn) => {
+                socket.leave_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(idx))
             }
+            (IpAddr::V4(g), _, JoinMechanism::Mreq) => socket.leave_multicast_v4(&g, &m.iface_v4),
             (IpAddr::V4(g), Some(IpAddr::V4(s)), JoinMechanism::MreqSource) => {
-                self.socket.leave_ssm_v4(&s, &g, &m.iface_v4)
+                socket.leave_ssm_v4(&s, &g, &m.iface_v4)
             }
-            (g, Some(s), JoinMechanism::SourceGroup) => {
-                raw::source_group(&self.socket, false, idx, g, s)
-            }
-            (IpAddr::V6(g), _, _) => self.socket.leave_multicast_v6(&g, idx),
+            (g, Some(s), JoinMechanism::SourceGroup) => raw::source_group(socket, false, idx, g, s),
+            (IpAddr::V6(g), _, _) => socket.leave_multicast_v6(&g, idx),
             _ => Ok(()),
         };
         result.map_err(|e| Error::io(format!("leave {} on {}", m.group, self.iface), e))?;
@@ -755,9 +998,14 @@ impl Receiver {
         Ok(())
     }
 
-    /// How the membership was made (`None` for broadcast, or after leaving).
+    fn first_membership(&self) -> Option<&Membership> {
+        self.members.iter().find_map(|m| m.memberships.first())
+    }
+
+    /// How the memberships were made (`None` for broadcast, or after
+    /// leaving).
     pub fn mechanism(&self) -> Option<JoinMechanism> {
-        self.memberships.first().map(|m| m.how)
+        self.first_membership().map(|m| m.how)
     }
 
     /// Where a source filter (SSM) is applied: `Some("kernel")` when the
@@ -765,7 +1013,7 @@ impl Receiver {
     /// source-specific joins and mcast drops other sources itself, `None`
     /// without a source filter.
     pub fn source_filter_by(&self) -> Option<&'static str> {
-        match self.memberships.first() {
+        match self.first_membership() {
             Some(Membership {
                 source: Some(_),
                 user_filter: true,
@@ -778,32 +1026,59 @@ impl Receiver {
         }
     }
 
-    /// Datagrams the kernel dropped for this socket because its receive
-    /// buffer was full (`SO_RXQ_OVFL`): lost on this host, not on the path.
+    /// Datagrams the kernel dropped for these sockets because their receive
+    /// buffers were full (`SO_RXQ_OVFL`): lost on this host, not on the path.
     pub fn kernel_drops(&self) -> u64 {
-        self.kernel_drops
+        self.members.iter().map(|m| m.kernel_drops).sum()
     }
 
-    /// Datagrams dropped because they arrived on another interface or were
-    /// not broadcasts.
+    /// Datagrams dropped because they arrived on another interface, to
+    /// another group or from another source, or were not broadcasts.
     pub fn filtered(&self) -> u64 {
         self.filtered
     }
 
-    /// The address and port the socket is bound to.
-    pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.socket.local_addr().ok().and_then(|a| a.as_socket())
+    /// How many sockets hold the memberships: more than one when the groups
+    /// are more than one socket may join.
+    pub fn socket_count(&self) -> usize {
+        self.members.len()
     }
 
-    /// Sends `payload` by unicast to `to` from this socket: how `recv --echo`
-    /// answers a probe. The source address is the one the kernel routes from
-    /// (the interface's address on the link to `to`).
+    /// The memberships each socket held, when the groups needed more than
+    /// one: the kernel's per-socket limit (`net.ipv4.igmp_max_memberships`,
+    /// or what socket option memory allowed).
+    pub fn memberships_per_socket(&self) -> Option<usize> {
+        self.per_socket
+    }
+
+    /// The sockets that receive, to wait for with one `poll(2)` (with
+    /// [`Receiver::recv_batch_on`] for a ready one). Where
+    /// `IP_MULTICAST_ALL` cannot be turned off, one socket receives every
+    /// group and the others only hold memberships.
+    pub fn fds(&self) -> impl ExactSizeIterator<Item = BorrowedFd<'_>> + '_ {
+        self.readers
+            .iter()
+            .map(move |&m| self.members[m].socket.as_fd())
+    }
+
+    /// The address and port the socket is bound to.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.members[0]
+            .socket
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+    }
+
+    /// Sends `payload` by unicast to `to` from this receiver's first socket:
+    /// how `recv --echo` answers a probe. The source address is the one the
+    /// kernel routes from (the interface's address on the link to `to`).
     ///
     /// # Errors
     /// [`Error::Io`] naming the destination and the interface.
     pub fn reply(&self, payload: &[u8], to: SocketAddr) -> Result<usize, Error> {
         loop {
-            match self.socket.send_to(payload, &SockAddr::from(to)) {
+            match self.members[0].socket.send_to(payload, &SockAddr::from(to)) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(Error::io(format!("reply to {to} on {}", self.iface), e)),
@@ -821,25 +1096,34 @@ impl Receiver {
         &self.groups
     }
 
+    /// The group a received datagram was sent to: by its destination where
+    /// the system reports it, else the first group.
+    pub fn group_of(&self, d: &Datagram) -> Group {
+        d.destination()
+            .and_then(|dst| self.index.get(&dst))
+            .map_or(self.group, |&i| self.groups[i])
+    }
+
     /// Receives one datagram if one is waiting, without blocking: for callers
-    /// that poll several receivers (see the [`AsFd`] implementation).
+    /// that poll several receivers (see [`Receiver::fds`]).
     /// `Ok(None)` when nothing is waiting, or what was waiting was filtered.
     ///
     /// # Errors
     /// [`Error::Io`] naming the group and the interface.
     pub fn try_recv(&mut self, buf: &mut [u8]) -> Result<Option<Datagram>, Error> {
-        match self.recv_one(buf) {
-            Ok(d) => Ok(d),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) =>
-            {
-                Ok(None)
+        for i in 0..self.readers.len() {
+            match self.recv_one(i, buf) {
+                Ok(Some(d)) => return Ok(Some(d)),
+                Ok(None) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => return Err(self.io_err("receive", e)),
             }
-            Err(e) => Err(self.io_err("receive", e)),
         }
+        Ok(None)
     }
 
     /// The interface.
@@ -847,16 +1131,17 @@ impl Receiver {
         &self.iface
     }
 
-    /// The receive buffer size the kernel granted (`SO_RCVBUF`).
+    /// The receive buffer size the kernel granted (`SO_RCVBUF`), per socket.
     pub fn recv_buffer_size(&self) -> Option<usize> {
-        self.socket.recv_buffer_size().ok()
+        self.members[0].socket.recv_buffer_size().ok()
     }
 }
 
 impl AsFd for Receiver {
-    /// The socket, to wait for readiness with `poll(2)` on several receivers.
-    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.socket.as_fd()
+    /// The first socket. With several ([`Receiver::socket_count`]), wait on
+    /// all of [`Receiver::fds`].
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.members[0].socket.as_fd()
     }
 }
 

@@ -235,6 +235,12 @@ impl RecvBatch {
         self.kept.is_empty()
     }
 
+    /// Forgets what the last call read.
+    pub(crate) fn clear(&mut self) {
+        self.metas.clear();
+        self.kept.clear();
+    }
+
     pub(crate) fn slot(&self) -> usize {
         self.slot
     }

@@ -139,7 +139,8 @@ impl SenderBuilder {
     /// - [`Error::NotPinned`] if nothing this system supports can tie the
     ///   socket to the interface.
     pub fn build(self) -> Result<Sender, Error> {
-        check_group(&self.group, self.broadcast, &self.iface)?;
+        self.group
+            .check(purpose(self.broadcast), Some(&self.iface))?;
         let iface = &self.iface;
         let on = format!("on {iface}");
         let v6 = self.group.addr().is_ipv6();
@@ -299,33 +300,13 @@ impl SenderBuilder {
     }
 }
 
-/// Checks that `group` fits the mode and the interface.
-pub(crate) fn check_group(group: &Group, broadcast: bool, iface: &Interface) -> Result<(), Error> {
-    let addr = group.addr();
+/// The purpose a builder's broadcast switch stands for.
+pub(crate) fn purpose(broadcast: bool) -> mcast_platform::Purpose {
     if broadcast {
-        if !addr.is_ipv4() {
-            return Err(Error::Config(format!(
-                "broadcast is IPv4 only, but {addr} is IPv6; use a multicast group such as ff02::1 instead"
-            )));
-        }
-        if addr.is_multicast() {
-            return Err(Error::Config(format!(
-                "{addr} is a multicast group, not a broadcast address; drop --broadcast"
-            )));
-        }
-    } else if !addr.is_multicast() {
-        return Err(Error::Config(format!(
-            "{addr} is not a multicast group (IPv4 224.0.0.0/4, IPv6 ff00::/8), e.g. 239.74.20.30 \
-             or ff05::4a14:1e; to send to a broadcast address, add --broadcast"
-        )));
+        mcast_platform::Purpose::Broadcast
+    } else {
+        mcast_platform::Purpose::Multicast
     }
-    let family = mcast_platform::Family::of(&addr);
-    if iface.addresses_of(family).next().is_none() {
-        return Err(Error::Config(format!(
-            "{iface} has no {family} address, which {addr} needs"
-        )));
-    }
-    Ok(())
 }
 
 /// A UDP socket that sends to one group through one interface.
@@ -395,16 +376,21 @@ impl Sender {
     }
 
     /// Sends every datagram queued in `batch` with `sendmmsg(2)` (as many
-    /// calls as the kernel needs), then empties the batch; returns how many
-    /// were sent. If the kernel refuses the rest part way, the datagrams
-    /// already sent are counted and the others are dropped: a result smaller
-    /// than the batch means that.
+    /// calls as the kernel needs), then empties the batch. Returns how many
+    /// were sent, and the error that kept the others back, if any.
     ///
-    /// # Errors
-    /// [`Error::Io`] naming the destination and the interface, when not one
-    /// datagram could be sent.
-    pub fn send_batch(&self, batch: &mut crate::SendBatch) -> Result<usize, Error> {
+    /// A datagram this host refuses ([`Error::is_refused_here`]: a firewall
+    /// rule of the output path, a full queue) is skipped, and the rest of the
+    /// batch still goes, so a rule that drops one datagram in ten loses one in
+    /// ten. A refused datagram is never sent again (a random rule would let
+    /// it through the second time). The kernel does not say why it stopped
+    /// part way through a batch: that datagram is skipped too, and the error
+    /// is known only when a call fails at its first datagram. Any other error
+    /// ends the batch.
+    pub fn send_batch(&self, batch: &mut crate::SendBatch) -> (usize, Option<Error>) {
         let mut done = 0;
+        let mut sent = 0;
+        let mut error = None;
         let total = batch.len();
         // With segmentation offload: one send(2) per up to 64 datagrams (and
         // at most 64 KiB), which the kernel splits after going down the stack
@@ -419,10 +405,23 @@ impl Sender {
                     };
                     let n = buf.len() / slot;
                     match self.socket.send(buf) {
-                        Ok(_) => done += n,
+                        Ok(_) => {
+                            done += n;
+                            sent += n;
+                        }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => {
-                            debug!("UDP segmentation offload refused ({e}); using sendmmsg");
+                            let err = self.send_error(e);
+                            if err.is_refused_here() {
+                                done += n;
+                                error = Some(err);
+                                continue;
+                            }
+                            if err.is_transient() {
+                                batch.clear();
+                                return (sent, Some(err));
+                            }
+                            debug!("UDP segmentation offload refused ({err}); using sendmmsg");
                             self.gso.set(None);
                             let _ = sockopt::set_udp_segment(&self.socket, 0);
                             self.gso_refused.set(true);
@@ -447,20 +446,30 @@ impl Sender {
                     self.dest_sockaddr.len()
                 },
             ) {
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if done > 0 => {
-                    log::debug!("sendmmsg stopped after {done} of {total} datagrams: {e}");
-                    break;
+                Ok(n) => {
+                    done += n;
+                    sent += n;
+                    if done < total {
+                        // sendmmsg stopped at a datagram it could not send,
+                        // and its error is lost: skip that one.
+                        debug!("sendmmsg stopped after {n} datagrams; skipping the next one");
+                        done += 1;
+                    }
                 }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    batch.clear();
-                    return Err(self.send_error(e));
+                    let err = self.send_error(e);
+                    let refused = err.is_refused_here();
+                    error = Some(err);
+                    if !refused {
+                        break;
+                    }
+                    done += 1;
                 }
             }
         }
         batch.clear();
-        Ok(done)
+        (sent, error)
     }
 
     /// Turns segmentation offload on for `slot`-byte datagrams, once; false
@@ -486,11 +495,15 @@ impl Sender {
     }
 
     /// A send error naming the destination and the interface, with the
-    /// route that fixes ENETUNREACH.
+    /// route that fixes ENETUNREACH, and the likely cause of EPERM.
     fn send_error(&self, e: io::Error) -> Error {
         let err = Error::io(format!("send to {} on {}", self.dest, self.iface), e);
         match err.raw_os_error() {
             Some(nix::libc::ENETUNREACH) => err.with_hint(self.no_route_hint()),
+            Some(nix::libc::EPERM) => err.with_hint(
+                "a firewall on this host refuses it: a drop or reject rule in an output chain \
+                 of nftables or iptables",
+            ),
             _ => err,
         }
     }

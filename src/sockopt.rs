@@ -6,11 +6,11 @@
 
 use std::io;
 use std::mem;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
 
 use nix::libc;
-use socket2::Socket;
+use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 
 /// Whether `err` means "this option is not available here, use the fallback"
 /// rather than "this failed". ENOPROTOOPT and EOPNOTSUPP are what kernels and
@@ -109,6 +109,34 @@ fn storage_of(addr: IpAddr) -> libc::sockaddr_storage {
         }
     }
     storage
+}
+
+/// Whether an `ip_mreqn` join reaches the interface it names, tried on a
+/// throwaway socket: it joins `group` by `index`, then leaves by the
+/// interface's address `addr`, which works only if the join went there.
+/// qemu-user copies 8 of the 12 bytes of an `ip_mreqn` on 64-bit targets and
+/// leaves the index to whatever its stack held: the join then fails
+/// (ENODEV), or succeeds on another interface, and nothing arrives.
+pub(crate) fn mreqn_reaches(group: Ipv4Addr, index: u32, addr: Ipv4Addr) -> bool {
+    let Ok(s) = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)) else {
+        return true;
+    };
+    if s.join_multicast_v4_n(&group, &InterfaceIndexOrAddress::Index(index))
+        .is_err()
+    {
+        // The join itself reports the failure, and falls back.
+        return true;
+    }
+    match s.leave_multicast_v4(&group, &addr) {
+        Ok(()) => true,
+        Err(e) => {
+            log::debug!(
+                "an ip_mreqn join by index {index} did not reach the interface of {addr} ({e}): \
+                 joining with ip_mreq"
+            );
+            false
+        }
+    }
 }
 
 /// `IP_MULTICAST_ALL` (Linux ≥ 2.6.31). bionic's libc headers lack the

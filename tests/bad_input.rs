@@ -178,3 +178,143 @@ fn unusable_interfaces() {
         ],
     );
 }
+
+/// `ifaces` checks its group as send, recv, ping and doctor do, with the
+/// same message (it once listed the interfaces and exited 0).
+#[test]
+fn ifaces_checks_its_group_like_the_others() {
+    let not_multicast = "10.0.0.1 is not a multicast group (IPv4 224.0.0.0/4, IPv6 ff00::/8)";
+    let v6_broadcast = "broadcast is IPv4 only, but ff05::1 is IPv6";
+    for args in [
+        &["ifaces", "10.0.0.1"][..],
+        &["send", "10.0.0.1", "-i", "lo", "-c", "1"],
+        &["recv", "10.0.0.1", "-i", "lo"],
+        &["ping", "10.0.0.1", "-i", "lo"],
+        &["doctor", "10.0.0.1", "-i", "lo"],
+    ] {
+        let f = mcast(args);
+        assert_usage(&f, &[not_multicast, "add --broadcast"]);
+    }
+    for args in [
+        &["ifaces", "--broadcast", "ff05::1"][..],
+        &["send", "--broadcast", "ff05::1", "-i", "lo", "-c", "1"],
+        &["recv", "--broadcast", "ff05::1", "-i", "lo"],
+        &["doctor", "--broadcast", "ff05::1", "-i", "lo"],
+    ] {
+        let f = mcast(args);
+        assert_usage(&f, &[v6_broadcast, "drop --broadcast"]);
+    }
+}
+
+/// Values that mean nothing (or, for --interval 0, a flood) are refused,
+/// naming the value and the range.
+#[test]
+fn degenerate_values_are_refused() {
+    for (args, flag, hint) in [
+        (
+            &["send", "-i", "lo", "-c", "1", "--interval", "0"][..],
+            "--interval",
+            "--rate max",
+        ),
+        (
+            &["send", "-i", "lo", "--interval", "0ms", "-c", "1"],
+            "--interval",
+            "more than 0",
+        ),
+        (
+            &["ping", "-i", "lo", "--interval", "0", "-c", "1"],
+            "--interval",
+            "more than 0",
+        ),
+        (
+            &["send", "-i", "lo", "--duration", "0"],
+            "--duration",
+            "more than 0",
+        ),
+        (
+            &["recv", "-i", "lo", "--timeout", "0s"],
+            "--timeout",
+            "more than 0",
+        ),
+        (
+            &["recv", "-i", "lo", "--rcvbuf", "0"],
+            "--rcvbuf",
+            "4096 to 1073741824",
+        ),
+        (
+            &["recv", "-i", "lo", "--rcvbuf", "99999999999"],
+            "--rcvbuf",
+            "4096 to 1073741824",
+        ),
+    ] {
+        let f = mcast(args);
+        let value = args[args.iter().position(|a| *a == flag).unwrap() + 1];
+        assert_usage(&f, &[&format!("'{value}'"), flag, hint]);
+    }
+}
+
+/// `--source fe80::1%nosuch` once had its scope ignored.
+#[test]
+fn an_unknown_scope_is_bad_input() {
+    let f = mcast(&[
+        "recv",
+        "ff05::1",
+        "-i",
+        "lo",
+        "--source",
+        "fe80::1%nosuch",
+        "--timeout",
+        "1s",
+    ]);
+    assert_usage(
+        &f,
+        &["fe80::1%nosuch names no interface", "available:", "lo (1)"],
+    );
+    let f = mcast(&["recv", "-i", "lo", "--source", "198.18.0.1%lo"]);
+    assert_usage(&f, &["'198.18.0.1%lo'", "belongs to IPv6"]);
+    let f = mcast(&["send", "ff02::4a14:1e%nosuch", "-c", "1"]);
+    assert_usage(
+        &f,
+        &[
+            "the scope of [ff02::4a14:1e%nosuch]:54321 names no interface",
+            "lo (1)",
+        ],
+    );
+    let f = mcast(&["doctor", "ff05::1%nosuch"]);
+    assert_usage(&f, &["names no interface"]);
+    let f = mcast(&["ifaces", "ff05::1%nosuch"]);
+    assert_usage(&f, &["names no interface"]);
+}
+
+/// Reserved groups are allowed, with a warning that says what they are for.
+#[test]
+fn reserved_groups_warn_what_they_are_for() {
+    if !can_netns() {
+        return;
+    }
+    let ns = Netns::new("resv");
+    for (group, what) in [
+        ("224.0.0.1", "all-hosts group"),
+        ("224.0.0.251", "mDNS"),
+        ("224.0.0.0", "base address"),
+        ("ff02::1", "all-nodes group"),
+        ("ff02::2", "all-routers group"),
+    ] {
+        let f = run_limited(
+            ns.mcast(&["send", group, "-i", "lo", "-c", "1"]),
+            Duration::from_secs(20),
+        );
+        assert!(
+            f.stderr.contains(&format!("{group} is reserved (")) && f.stderr.contains(what),
+            "{group}: {f:?}"
+        );
+        assert!(f.stderr.contains("warn"), "{f:?}");
+    }
+    // An ordinary group gets no warning.
+    let f = run_limited(
+        ns.mcast(&["send", "239.74.20.30", "-i", "lo", "-c", "1"]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(f.code(), 0, "{f:?}");
+    assert!(!f.stderr.contains("reserved"), "{f:?}");
+}

@@ -85,6 +85,104 @@ fn ipv6_link_local_group() {
     assert_eq!(r.stdout.matches(&want).count(), 2, "want {want}: {r:?}");
 }
 
+/// The destination the sender prints (`[ff02::4a14:1e%3]:54321`) is
+/// accepted back as a GROUP, and a scope by name works too: it chooses the
+/// interface, and must agree with `-i`.
+#[test]
+fn scoped_groups_are_accepted_back_and_choose_the_interface() {
+    let Some((tx, rx)) = pair("sc") else { return };
+    // A second interface on the sender, so the scope really chooses.
+    let other = Netns::new("sco");
+    veth(&tx, "eth1", &other, "eth1");
+    addr(&tx, "eth1", "198.18.11.1/24");
+    let first = run_limited(tx.mcast(&["send", "ff02::4a14:1e%wlan0", "-c", "1"]), T);
+    assert_eq!(first.code(), 0, "{first:?}");
+    let idx = tx.ifindex("wlan0");
+    let printed = format!("[ff02::4a14:1e%{idx}]:54321");
+    assert!(
+        first
+            .stdout
+            .contains(&format!("Message sent (11 bytes) to {printed}")),
+        "{first:?}"
+    );
+    // What it printed, given back: by index, then by name, with -i agreeing.
+    let r = exchange(
+        &rx,
+        &["recv", "ff02::4a14:1e%wlan0", "-c", "2", "--timeout", "20s"],
+        &tx,
+        &["send", &printed, "-c", "2", "--interval", "50ms"],
+    );
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert_eq!(r.stdout.matches("hello world").count(), 2, "{r:?}");
+    assert!(r.stderr.contains("joined on wlan0"), "{r:?}");
+    let r = exchange(
+        &rx,
+        &[
+            "recv",
+            "[ff02::4a14:1e%wlan0]:54321",
+            "-i",
+            "wlan0",
+            "-c",
+            "1",
+            "--timeout",
+            "20s",
+        ],
+        &tx,
+        &["send", &printed, "-i", "wlan0", "-c", "1"],
+    );
+    assert_eq!(r.code(), 0, "{r:?}");
+    // Scope and -i disagree: bad input, for every subcommand.
+    for args in [
+        &["send", printed.as_str(), "-i", "eth1", "-c", "1"][..],
+        &["ping", printed.as_str(), "-i", "eth1", "-c", "1"],
+        &["doctor", printed.as_str(), "-i", "eth1"],
+        &[
+            "recv",
+            "ff02::4a14:1e%wlan0",
+            "-i",
+            "eth1",
+            "--timeout",
+            "1s",
+        ],
+    ] {
+        let f = run_limited(tx.mcast(args), T);
+        assert_eq!(f.code(), 2, "{args:?}: {f:?}");
+        assert!(
+            f.stderr.contains("is scoped to wlan0") && f.stderr.contains("but -i names eth1"),
+            "{args:?}: {f:?}"
+        );
+    }
+    let f = run_limited(
+        tx.mcast(&[
+            "send",
+            "ff02::4a14:1e%wlan0",
+            "ff02::4a14:1f%eth1",
+            "-c",
+            "1",
+        ]),
+        T,
+    );
+    assert_eq!(f.code(), 2, "{f:?}");
+    assert!(f.stderr.contains("scoped to different interfaces"), "{f:?}");
+    // A source scoped to another interface than the receiver's.
+    let f = run_limited(
+        rx.mcast(&[
+            "recv",
+            "ff02::4a14:1e%wlan0",
+            "--source",
+            "fe80::1%lo",
+            "--timeout",
+            "1s",
+        ]),
+        T,
+    );
+    assert_eq!(f.code(), 2, "{f:?}");
+    assert!(
+        f.stderr.contains("source fe80::1%lo is scoped to lo"),
+        "{f:?}"
+    );
+}
+
 #[test]
 fn ipv6_site_local_group_uses_the_ula_source() {
     let Some((tx, rx)) = pair("sl") else { return };

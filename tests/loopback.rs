@@ -389,7 +389,7 @@ fn bind_device_works_as_root_and_says_why_it_fails_without() {
     cmd.args(["send", "-i", "lo", "--bind-device", "-c", "1"]);
     let f = run_limited(cmd, T);
     match f.code() {
-        0 => assert!(f.stdout.contains("sent 1 packets"), "{f:?}"),
+        0 => assert!(f.stdout.contains("sent 1 packet,"), "{f:?}"),
         1 => assert!(
             f.stderr
                 .contains("cannot set SO_BINDTODEVICE on lo (index 1): Operation not permitted")
@@ -457,5 +457,118 @@ fn interface_menu_on_a_terminal() {
             text.contains(&format!("joined on {chosen}")),
             "answer {answer:?}: {text}"
         );
+    }
+}
+
+/// A tmux server of our own (its socket named for this test run), killed
+/// when dropped, even when the test fails.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("tmux")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "menu"]).stdout)
+            .into_owned()
+    }
+
+    /// Waits until the pane shows `needle`; panics after 30 s.
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = self.screen();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the terminal never showed {needle:?}:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+/// `-i ?` in a real terminal (tmux): Ctrl-C at the prompt ends mcast at once
+/// with exit code 130, before anything is opened (it once waited for Enter);
+/// Ctrl-D ends it with exit code 2 and the message on a line of its own.
+#[test]
+fn interface_menu_ends_on_ctrl_c_and_ctrl_d_in_a_terminal() {
+    let Some(ns) = lo_ns("lotmux") else { return };
+    if std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        common::skip("tmux is not installed");
+        return;
+    }
+    let peer = Netns::new("lotmuxp");
+    common::veth(&ns, "wlan0", &peer, "wlan0");
+    common::addr(&ns, "wlan0", "198.18.17.1/24");
+    let mut inner: Vec<String> = vec!["ip".into(), "netns".into(), "exec".into(), ns.name().into()];
+    inner.extend(common::mcast_runner());
+    inner.push(common::mcast_bin().display().to_string());
+    inner.extend(["recv", "-i", "'?'", "-c", "1", "--timeout", "30s"].map(String::from));
+    for (key, code) in [("C-c", 130), ("C-d", 2)] {
+        let tmux = Tmux {
+            socket: format!("{}-{key}", common::unique_prefix()),
+        };
+        // The shell prints the exit code where the pane shows it.
+        let script = format!("{}; echo \"EXIT=$?\"; sleep 60", inner.join(" "));
+        let out = tmux.cmd(&[
+            "new-session",
+            "-d",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            "-s",
+            "menu",
+            &script,
+        ]);
+        assert!(out.status.success(), "tmux: {out:?}");
+        tmux.wait_for("Number [2]:");
+        let out = tmux.cmd(&["send-keys", "-t", "menu", key]);
+        assert!(out.status.success(), "tmux send-keys: {out:?}");
+        // At once: without waiting for Enter, which never comes.
+        let screen = tmux.wait_for("EXIT=");
+        assert!(screen.contains(&format!("EXIT={code}")), "{key}:\n{screen}");
+        assert!(
+            !screen.contains("listening") && !screen.contains("joined"),
+            "{key}: nothing may be opened:\n{screen}"
+        );
+        let lines: Vec<&str> = screen.lines().collect();
+        let prompt = lines
+            .iter()
+            .position(|l| l.contains("Number [2]:"))
+            .unwrap();
+        if key == "C-d" {
+            assert!(
+                lines[prompt + 1].starts_with("mcast: error: no interface chosen (end of input)"),
+                "the message must start a line:\n{screen}"
+            );
+        } else {
+            // The terminal itself echoes ^C.
+            let after = lines[prompt].split("Number [2]:").nth(1).unwrap_or("");
+            assert!(
+                matches!(after.trim(), "" | "^C") && lines[prompt + 1].starts_with("EXIT=130"),
+                "nothing but a new line after Ctrl-C:\n{screen}"
+            );
+        }
     }
 }

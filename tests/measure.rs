@@ -638,7 +638,7 @@ const SEND_SUMMARY: &[(&str, &str)] = &[
     ("packets", "u"),
     ("bytes", "u"),
     ("duration_s", "n"),
-    ("pps", "n"),
+    ("pps", "n?"),
     ("slipped_s", "n"),
     ("errors", "u"),
     ("interrupted", "b"),

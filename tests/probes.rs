@@ -138,34 +138,64 @@ fn a_sender_restart_starts_a_new_stream() {
     );
 }
 
+/// More groups than one socket may join (`igmp_max_memberships`, 20 by
+/// default) once failed with ENOBUFS; now they are spread over sockets.
+/// Only a limit that no number of sockets can get round is an error, and it
+/// names the limit: a per-socket limit of 0.
 #[test]
-fn too_many_groups_name_the_kernel_limit() {
+fn more_groups_than_a_socket_may_join_take_more_sockets() {
     let Some(ns) = lo_ns("prlimit") else { return };
     let limit = ns
         .sh("cat /proc/sys/net/ipv4/igmp_max_memberships")
         .trim()
         .to_owned();
     let n: u32 = limit.parse().unwrap();
-    let range = format!("239.3.0.1+{}", n + 1);
+    let range = format!("239.3.0.1+{}", 2 * n + 1);
     let f = run_limited(
-        ns.mcast(&["recv", "-i", "lo", &range, "--timeout", "1s"]),
-        T,
-    );
-    assert_eq!(f.code(), 1, "{f:?}");
-    assert!(
-        f.stderr
-            .contains(&format!("net.ipv4.igmp_max_memberships = {limit}"))
-            && f.stderr
-                .contains("sysctl -w net.ipv4.igmp_max_memberships=N"),
-        "{f:?}"
-    );
-    // Within the limit, it works.
-    let ok = format!("239.3.0.1+{n}");
-    let f = run_limited(
-        ns.mcast(&["recv", "-i", "lo", &ok, "--timeout", "200ms", "-c", "0"]),
+        ns.mcast(&["recv", "-i", "lo", &range, "--timeout", "200ms", "-c", "0"]),
         T,
     );
     assert_eq!(f.code(), 0, "{f:?}");
+    assert!(
+        f.stderr
+            .contains(&format!("on 3 sockets of up to {n} memberships each")),
+        "{f:?}"
+    );
+    // IPv6: the per-socket limit is socket option memory; with a small one
+    // a failed join reveals it.
+    ns.sh("sysctl -qw net.core.optmem_max=2000");
+    let f = run_limited(
+        ns.mcast(&[
+            "recv",
+            "-i",
+            "lo",
+            "ff05::3:0+300",
+            "--timeout",
+            "200ms",
+            "-c",
+            "0",
+        ]),
+        T,
+    );
+    assert_eq!(f.code(), 0, "{f:?}");
+    assert!(
+        f.stderr
+            .contains("joined on lo (index 1) with ipv6_mreq, on "),
+        "{f:?}"
+    );
+    // Limits of 0: no socket can join, and the error names the limit.
+    ns.sh("sysctl -qw net.ipv4.igmp_max_memberships=0 net.core.optmem_max=10");
+    for (group, needle) in [
+        ("239.3.0.1+3", "net.ipv4.igmp_max_memberships = 0"),
+        ("ff05::3:0+3", "net.core.optmem_max = 10 bytes"),
+    ] {
+        let f = run_limited(ns.mcast(&["recv", "-i", "lo", group, "--timeout", "1s"]), T);
+        assert_eq!(f.code(), 1, "{f:?}");
+        assert!(
+            f.stderr.contains("a new socket cannot hold even one") && f.stderr.contains(needle),
+            "{group}: {f:?}"
+        );
+    }
 }
 
 #[test]
@@ -292,6 +322,63 @@ fn ping_lists_the_responder_and_exits_1_without_one() {
     );
 }
 
+/// Runs too short for a rate print none (`-c 1 --rate 100` once said
+/// "sent 1 packets … (49975 packets/s)"); longer ones print the rate over
+/// the schedule; counts of one are singular.
+#[test]
+fn short_runs_print_no_rate_and_counts_of_one_are_singular() {
+    let Some(ns) = lo_ns("prshort") else { return };
+    let one = run_limited(
+        ns.mcast(&["send", "-i", "lo", "--probe", "-c", "1", "--rate", "100"]),
+        T,
+    );
+    assert_eq!(one.code(), 0, "{one:?}");
+    assert!(
+        one.stdout.contains("sent 1 packet, 32 bytes in "),
+        "{one:?}"
+    );
+    assert!(!one.stdout.contains("packets/s"), "{one:?}");
+    assert!(one.stderr.contains(", 1 time, "), "{one:?}");
+    let j = run_limited(
+        ns.mcast(&[
+            "--json", "send", "-i", "lo", "--probe", "-c", "1", "--rate", "100",
+        ]),
+        T,
+    );
+    let summary = j.stdout.lines().last().unwrap_or_default().to_owned();
+    assert!(summary.contains(r#""packets":1,"#), "{j:?}");
+    assert!(summary.contains(r#""pps":null,"#), "{j:?}");
+    // Twenty at 200/s: the rate over their schedule, never above the asked rate.
+    let many = run_limited(
+        ns.mcast(&[
+            "--json", "send", "-i", "lo", "--probe", "-c", "20", "--rate", "200",
+        ]),
+        T,
+    );
+    let summary = many.stdout.lines().last().unwrap_or_default().to_owned();
+    let pps: f64 = field(&summary, "pps")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no pps: {summary}"));
+    assert!(pps > 0.0 && pps <= 200.0, "{summary}");
+    // One probe, one responder.
+    let mut echo = Running::start(ns.mcast(&["recv", "-i", "lo", "--echo", "-c", "0"]));
+    echo.wait_ready();
+    let p = run_limited(ns.mcast(&["ping", "-i", "lo", "-c", "1"]), T);
+    assert_eq!(p.code(), 0, "{p:?}");
+    assert!(
+        p.stdout
+            .contains("1 probe sent, 1 answered, 0.0% loss, 1 responder ---"),
+        "{p:?}"
+    );
+    echo.signal("INT");
+    let echo = echo.finish(T);
+    assert!(
+        echo.stdout.contains("received 1 packet, 32 bytes in ")
+            && echo.stdout.contains("from 1 source"),
+        "{echo:?}"
+    );
+}
+
 /// Two namespaces on a veth pair: `tx` 198.18.40.1, `rx` 198.18.40.2.
 fn veth_pair(tag: &str) -> Option<(Netns, Netns)> {
     if !can_netns() {
@@ -347,8 +434,16 @@ fn kernel_drops_are_reported_apart_from_path_loss() {
     let Some((tx, rx)) = veth_pair("prdrop") else {
         return;
     };
-    let mut r =
-        Running::start(rx.mcast(&["-vv", "recv", "-c", "0", "--timeout", "5s", "--rcvbuf", "1"]));
+    let mut r = Running::start(rx.mcast(&[
+        "-vv",
+        "recv",
+        "-c",
+        "0",
+        "--timeout",
+        "5s",
+        "--rcvbuf",
+        "4096",
+    ]));
     r.wait_ready();
     let s = run_limited(
         tx.mcast(&[

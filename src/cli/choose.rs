@@ -2,12 +2,13 @@
 //! index or an address picks an interface; `?` shows a menu; nothing means
 //! automatic selection.
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal, Read, Write};
 
 use log::info;
 use mcast::{check, find, interfaces, select, Family, Interface, Purpose};
 
 use super::output::CliError;
+use super::signals;
 
 /// What the person asked for with `-i`.
 pub(crate) fn choose(
@@ -61,11 +62,12 @@ pub(crate) fn choose(
             let default = select(&list, family, purpose)
                 .chosen()
                 .map(Interface::index);
+            let mut input = stdin.lock();
             let i = menu(
                 &eligible,
                 default,
                 &what,
-                &mut stdin.lock(),
+                &mut || typed_line(&mut input, &signals::interrupted),
                 &mut io::stderr(),
             )?;
             info!("selected {i} from the menu");
@@ -85,13 +87,48 @@ pub(crate) fn choose(
     }
 }
 
-/// Shows the numbered menu on `out` and reads the choice from `input`.
-/// Enter takes the automatic choice.
+/// What was typed at the prompt.
+#[derive(Debug, PartialEq, Eq)]
+enum Typed {
+    /// A line (without its newline).
+    Line(String),
+    /// End of input: Ctrl-D on a terminal.
+    End,
+    /// Ctrl-C (or SIGTERM) while waiting.
+    Interrupted,
+}
+
+/// Reads one line. Unlike `read_line`, which retries when a signal
+/// interrupts the read, it gives up at once when `stop()` says a signal
+/// came: so Ctrl-C at the prompt ends mcast without waiting for Enter.
+fn typed_line(input: &mut dyn Read, stop: &dyn Fn() -> bool) -> Typed {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match input.read(&mut byte) {
+            Ok(0) if line.is_empty() => return Typed::End,
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => line.push(byte[0]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                if stop() {
+                    return Typed::Interrupted;
+                }
+            }
+            Err(_) => return Typed::End,
+        }
+    }
+    Typed::Line(String::from_utf8_lossy(&line).into_owned())
+}
+
+/// Shows the numbered menu on `out` and reads the choice with `read`.
+/// Enter takes the automatic choice; Ctrl-C ends mcast (exit code 130),
+/// Ctrl-D is bad input (exit code 2), each on a line of its own.
 fn menu<'a>(
     eligible: &[&'a Interface],
     default: Option<mcast::InterfaceIndex>,
     what: &str,
-    input: &mut dyn BufRead,
+    read: &mut dyn FnMut() -> Typed,
     out: &mut dyn Write,
 ) -> Result<&'a Interface, CliError> {
     if eligible.is_empty() {
@@ -127,10 +164,18 @@ fn menu<'a>(
             }
         }
         let _ = out.flush();
-        let mut answer = String::new();
-        if input.read_line(&mut answer).unwrap_or(0) == 0 {
-            return Err(CliError::usage("no interface chosen (end of input)"));
-        }
+        let answer = match read() {
+            Typed::Line(l) => l,
+            Typed::End => {
+                // The error goes on a line of its own, not after the prompt.
+                let _ = writeln!(out);
+                return Err(CliError::usage("no interface chosen (end of input)"));
+            }
+            Typed::Interrupted => {
+                let _ = writeln!(out);
+                return Err(CliError::interrupted());
+            }
+        };
         let answer = answer.trim();
         if answer.is_empty() {
             if let Some(d) = default_pos {
@@ -174,16 +219,72 @@ mod tests {
         let l = list();
         let refs: Vec<&Interface> = l.iter().collect();
         let mut out = Vec::new();
+        let mut input = answers.as_bytes();
         let r = menu(
             &refs,
             InterfaceIndex::new(3),
             "IPv4 multicast",
-            &mut answers.as_bytes(),
+            &mut || typed_line(&mut input, &|| false),
             &mut out,
         )
         .map(|i| i.name().to_owned())
         .map_err(|e| e.msg);
         (r, String::from_utf8(out).unwrap())
+    }
+
+    /// Reads like a terminal whose read a signal interrupts, `times` times.
+    struct Interrupting {
+        times: usize,
+        then: &'static [u8],
+    }
+
+    impl Read for Interrupting {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.times > 0 {
+                self.times -= 1;
+                return Err(io::Error::from(io::ErrorKind::Interrupted));
+            }
+            self.then.read(buf)
+        }
+    }
+
+    #[test]
+    fn ctrl_c_ends_the_prompt_at_once_and_ctrl_d_says_so_on_a_new_line() {
+        let l = list();
+        let refs: Vec<&Interface> = l.iter().collect();
+        let mut out = Vec::new();
+        let mut input = Interrupting {
+            times: 1,
+            then: b"1\n",
+        };
+        let e = menu(
+            &refs,
+            None,
+            "IPv4 multicast",
+            &mut || typed_line(&mut input, &|| true),
+            &mut out,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, 130);
+        assert!(e.msg.is_empty());
+        assert!(String::from_utf8(out).unwrap().ends_with("Number: \n"));
+        // A signal that is not Ctrl-C (SIGWINCH, say) does not end it.
+        let mut input = Interrupting {
+            times: 2,
+            then: b"2\n",
+        };
+        assert_eq!(
+            typed_line(&mut input, &|| false),
+            Typed::Line("2".to_owned())
+        );
+        let (r, out) = pick("");
+        assert!(r.unwrap_err().contains("end of input"));
+        assert!(out.ends_with("Number [2]: \n"), "{out:?}");
+        // Ctrl-D after a few characters ends the line, as a shell does.
+        assert_eq!(
+            typed_line(&mut &b"wlan0"[..], &|| false),
+            Typed::Line("wlan0".to_owned())
+        );
     }
 
     #[test]

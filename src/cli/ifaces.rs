@@ -7,8 +7,18 @@ use super::output::{line, CliError};
 use super::IfacesArgs;
 
 pub(crate) fn run(args: &IfacesArgs, json: bool) -> Result<(), CliError> {
-    let group = args.group.unwrap_or_else(Group::default_group);
-    let family = Family::of(&group.addr());
+    // The group is checked as send and recv check it, with the same messages.
+    if let Some(g) = args.group {
+        super::check_groups(&[g], args.broadcast)?;
+    }
+    let group = args
+        .group
+        .map_or_else(Group::default_group, Group::without_zone);
+    let family = if args.broadcast {
+        Family::V4
+    } else {
+        Family::of(&group.addr())
+    };
     let purpose = if args.broadcast {
         Purpose::Broadcast
     } else {
@@ -16,6 +26,8 @@ pub(crate) fn run(args: &IfacesArgs, json: bool) -> Result<(), CliError> {
     };
     let list = interfaces()
         .map_err(|e| CliError::failure(format!("cannot list the network interfaces: {e}")))?;
+    // A scope must name an interface; the list shows them all anyway.
+    super::scoped_interface(args.group.as_slice(), &list)?;
     let selection = select(&list, family, purpose);
     let what = match purpose {
         Purpose::Multicast => format!("{family} multicast to {group}"),

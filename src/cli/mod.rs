@@ -1,11 +1,11 @@
 //! The `mcast` command line: argument parsing, and the map from results to
 //! exit codes. Each subcommand lives in its own file.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use mcast::{Family, Group, Interface, Purpose};
+use mcast::{Family, Group, Interface, Purpose, Zone};
 
 mod choose;
 mod doctor;
@@ -34,6 +34,8 @@ Choosing the interface (-i):
   -v logs it.
 
 GROUP is ADDR, ADDR:PORT or [ADDR6]:PORT; the default is 239.74.20.30:54321.
+An IPv6 group may carry a scope, an interface name or index (ff02::1%wlan0,
+[ff02::1%3]:54321): it chooses the interface, and must agree with -i.
 Durations are written 100ms, 2s, 1.5s, 1m.
 
 Exit codes: 0 done, 1 runtime failure (or fewer datagrams than --count
@@ -135,8 +137,9 @@ struct SendArgs {
         default_value = "hello world"
     )]
     message: String,
-    /// Time between messages (to each group).
-    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = duration)]
+    /// Time between messages (to each group), more than 0; `--rate max`
+    /// sends as fast as possible.
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = interval)]
     interval: Duration,
     /// Messages per second to each group, or `max` (overrides --interval).
     #[arg(long, value_name = "PPS", value_parser = rate, conflicts_with = "bitrate")]
@@ -145,8 +148,8 @@ struct SendArgs {
     /// (overrides --interval; like iperf 2's -b).
     #[arg(long, value_name = "BPS", value_parser = bitrate)]
     bitrate: Option<mcast::Bitrate>,
-    /// Stop after this long.
-    #[arg(long, value_name = "DUR", value_parser = duration)]
+    /// Stop after this long (more than 0).
+    #[arg(long, value_name = "DUR", value_parser = run_time)]
     duration: Option<Duration>,
     /// Number of messages to each group (default: until Ctrl-C or
     /// --duration; 0 also means no limit).
@@ -191,14 +194,14 @@ struct RecvArgs {
     /// Stop after COUNT datagrams (0: no limit).
     #[arg(short, long, value_name = "COUNT", default_value_t = 10)]
     count: u64,
-    /// Give up after DUR; exit code 1 if fewer than COUNT arrived (with
-    /// -c 0, just the length of the run).
-    #[arg(long, value_name = "DUR", value_parser = duration)]
+    /// Give up after DUR (more than 0); exit code 1 if fewer than COUNT
+    /// arrived (with -c 0, just the length of the run).
+    #[arg(long, value_name = "DUR", value_parser = timeout)]
     timeout: Option<Duration>,
     /// Source-specific join (SSM): receive only from ADDR (an IPv6 scope such
-    /// as `%wlan0` is accepted and ignored: the interface is -i's).
-    #[arg(long, value_name = "ADDR", value_parser = source_addr)]
-    source: Option<IpAddr>,
+    /// as `%wlan0` must name the receiving interface).
+    #[arg(long, value_name = "ADDR", value_parser = scoped_addr)]
+    source: Option<ScopedAddr>,
     /// Show payloads as a hex dump.
     #[arg(long)]
     hex: bool,
@@ -219,8 +222,8 @@ struct RecvArgs {
     bind_device: bool,
     /// Receive buffer to ask for, in bytes: granted up to net.core.rmem_max
     /// without privileges, in full with CAP_NET_ADMIN; the JSON `joined`
-    /// object reports what was granted.
-    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    /// object reports what was granted. 4096 to 1073741824.
+    #[arg(long, value_name = "BYTES", default_value = "8388608", value_parser = rcvbuf)]
     rcvbuf: usize,
 }
 
@@ -234,8 +237,8 @@ struct PingArgs {
     /// Number of probes (0: until Ctrl-C).
     #[arg(short, long, value_name = "N", default_value_t = 5)]
     count: u64,
-    /// Time between probes.
-    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = duration)]
+    /// Time between probes (more than 0).
+    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = interval)]
     interval: Duration,
     /// How long to wait for late replies after the last probe.
     #[arg(long, value_name = "DUR", default_value = "1s", value_parser = duration)]
@@ -257,8 +260,8 @@ struct DoctorArgs {
     iface: Option<String>,
     /// A peer running `mcast recv --echo GROUP`: test the path to it, by
     /// multicast and by unicast.
-    #[arg(long, value_name = "ADDR", value_parser = source_addr)]
-    peer: Option<IpAddr>,
+    #[arg(long, value_name = "ADDR", value_parser = scoped_addr)]
+    peer: Option<ScopedAddr>,
     /// Check IPv4 broadcast instead of multicast.
     #[arg(long)]
     broadcast: bool,
@@ -287,16 +290,265 @@ fn bitrate(s: &str) -> Result<mcast::Bitrate, String> {
     mcast::parse_bitrate(s).map_err(|e| e.to_string())
 }
 
-fn source_addr(s: &str) -> Result<IpAddr, String> {
-    let bare = s.split('%').next().unwrap_or(s);
-    bare.trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .map_err(|_| format!("'{s}' is not an IP address (e.g. 198.18.1.10 or fd00::10)"))
+/// An address as a person writes it, with an optional IPv6 scope:
+/// `198.18.1.10`, `fd00::10`, `fe80::1%wlan0`, `[fe80::1%3]`.
+#[derive(Debug, Clone, Copy)]
+struct ScopedAddr {
+    ip: IpAddr,
+    zone: Option<Zone>,
+}
+
+impl ScopedAddr {
+    /// The address, once the scope (if any) is known to name `iface`: an
+    /// unknown scope, or one that names another interface, is bad input.
+    fn on(self, what: &str, iface: &Interface) -> Result<IpAddr, CliError> {
+        if let Some(z) = self.zone {
+            let list = mcast::interfaces().map_err(|e| {
+                CliError::failure(format!("cannot list the network interfaces: {e}"))
+            })?;
+            match z.resolve(&list) {
+                None => {
+                    return Err(CliError::usage(format!(
+                        "the scope of {what} {}%{z} names no interface; available: {}",
+                        self.ip,
+                        available(&list)
+                    )))
+                }
+                Some(i) if i.index() != iface.index() => {
+                    return Err(CliError::usage(format!(
+                        "{what} {}%{z} is scoped to {i}, but the interface is {iface}; \
+                         drop the scope or make it agree",
+                        self.ip
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(self.ip)
+    }
+}
+
+fn scoped_addr(s: &str) -> Result<ScopedAddr, String> {
+    let t = s.trim();
+    let t = t
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(t);
+    let (addr, zone) = match t.split_once('%') {
+        Some((a, z)) => (a, Some(z)),
+        None => (t, None),
+    };
+    let ip: IpAddr = addr.parse().map_err(|_| {
+        format!("'{s}' is not an IP address (e.g. 198.18.1.10, fd00::10 or fe80::1%wlan0)")
+    })?;
+    let zone = match zone {
+        None => None,
+        Some(z) if ip.is_ipv4() => {
+            return Err(format!(
+                "'{s}': a scope (%{z}) belongs to IPv6 addresses (e.g. fe80::1%wlan0)"
+            ))
+        }
+        Some(z) => Some(z.parse::<Zone>().map_err(|e| format!("'{s}': {e}"))?),
+    };
+    Ok(ScopedAddr { ip, zone })
+}
+
+/// `lo (1), wlan0 (3)`: the interfaces a scope or `-i` may name.
+fn available(list: &[Interface]) -> String {
+    let names: Vec<String> = list
+        .iter()
+        .map(|i| format!("{} ({})", i.name(), i.index()))
+        .collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
     mcast::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// A duration that must be more than 0, with what to do instead of 0.
+fn positive(s: &str, instead: &str) -> Result<Duration, String> {
+    let d = duration(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "it must be more than 0 (and at most a year), e.g. 100ms, 2s or 1m; {instead}"
+        ));
+    }
+    Ok(d)
+}
+
+fn interval(s: &str) -> Result<Duration, String> {
+    positive(s, "to send as fast as possible, use --rate max")
+}
+
+fn run_time(s: &str) -> Result<Duration, String> {
+    positive(
+        s,
+        "without --duration, sending goes on until --count or Ctrl-C",
+    )
+}
+
+fn timeout(s: &str) -> Result<Duration, String> {
+    positive(
+        s,
+        "without --timeout, recv waits until COUNT datagrams arrived",
+    )
+}
+
+/// The receive buffer sizes mcast asks for: the kernel needs some room per
+/// datagram, and takes an int that it doubles.
+const RCVBUF_MIN: usize = 4096;
+const RCVBUF_MAX: usize = 1 << 30;
+
+fn rcvbuf(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of bytes ({RCVBUF_MIN} to {RCVBUF_MAX})"))?;
+    if !(RCVBUF_MIN..=RCVBUF_MAX).contains(&n) {
+        return Err(format!(
+            "{n} is out of range: give {RCVBUF_MIN} to {RCVBUF_MAX} bytes (the default is 8388608)"
+        ));
+    }
+    Ok(n)
+}
+
+fn purpose(broadcast: bool) -> Purpose {
+    if broadcast {
+        Purpose::Broadcast
+    } else {
+        Purpose::Multicast
+    }
+}
+
+/// Warns about reserved groups (224.0.0.0/24, ff02::1, ff02::2): they are
+/// allowed, but the user should know what they are for.
+fn warn_reserved(groups: &[Group]) {
+    let mut reserved = groups
+        .iter()
+        .filter_map(|g| g.reserved_use().map(|what| (g, what)));
+    if let Some((g, what)) = reserved.next() {
+        let more = reserved.count();
+        log::warn!(
+            "{} is reserved ({what}): other hosts' traffic arrives there too, and what you \
+             send reaches every member on the link; for your own traffic use a group in {}{}",
+            g.addr(),
+            if g.addr().is_ipv4() {
+                "239.0.0.0/8"
+            } else {
+                "ff05::/16 (or ff02::/16 other than ::1 and ::2)"
+            },
+            if more > 0 {
+                format!(
+                    " (and {more} more reserved group{})",
+                    if more == 1 { "" } else { "s" }
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+}
+
+/// Checks what a person wrote as groups, before an interface is chosen: one
+/// address family, and each group fit for multicast (or broadcast). The
+/// same messages for every subcommand.
+fn check_groups(groups: &[Group], broadcast: bool) -> Result<(), CliError> {
+    let Some(first) = groups.first() else {
+        return Ok(());
+    };
+    if let Some(g) = groups
+        .iter()
+        .find(|g| g.addr().is_ipv4() != first.addr().is_ipv4())
+    {
+        return Err(CliError::usage(format!(
+            "{g} and {first} are of different address families; one run uses one family \
+             (start two, one with IPv4 groups and one with IPv6 groups)"
+        )));
+    }
+    for g in groups {
+        g.check(purpose(broadcast), None)?;
+    }
+    if broadcast && groups.len() > 1 {
+        return Err(CliError::usage("--broadcast takes one broadcast address"));
+    }
+    warn_reserved(groups);
+    Ok(())
+}
+
+/// The interface that the groups' scopes name (`ff02::1%wlan0`), with the
+/// first scoped group; `None` when no group has a scope. Every scope must
+/// name the same interface.
+fn scoped_interface<'a>(
+    groups: &[Group],
+    list: &'a [Interface],
+) -> Result<Option<(&'a Interface, Group)>, CliError> {
+    let mut by_scope: Option<(&Interface, Group)> = None;
+    for g in groups {
+        let Some(z) = g.zone() else { continue };
+        let i = z.resolve(list).ok_or_else(|| {
+            CliError::usage(format!(
+                "the scope of {g} names no interface; available: {}",
+                available(list)
+            ))
+        })?;
+        match by_scope {
+            None => by_scope = Some((i, *g)),
+            Some((first, g0)) if first.index() != i.index() => {
+                return Err(CliError::usage(format!(
+                    "{g0} and {g} are scoped to different interfaces ({first} and {i}); one run \
+                     uses one interface"
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(by_scope)
+}
+
+/// A group's scope and `-i` must name the same interface.
+fn agree(g: &Group, by_scope: &Interface, named: &Interface) -> Result<(), CliError> {
+    if named.index() == by_scope.index() {
+        return Ok(());
+    }
+    Err(CliError::usage(format!(
+        "{g} is scoped to {by_scope}, but -i names {named}; give one of them, or make them agree"
+    )))
+}
+
+/// The interface: the one `-i` names, or the one the groups' scope names
+/// (`ff02::1%wlan0`); when both are given they must agree.
+fn interface_for(
+    groups: &[Group],
+    spec: Option<&str>,
+    family: Family,
+    purpose: Purpose,
+) -> Result<Interface, CliError> {
+    if groups.iter().all(|g| g.zone().is_none()) {
+        return choose::choose(spec, family, purpose);
+    }
+    let list = mcast::interfaces()
+        .map_err(|e| CliError::failure(format!("cannot list the network interfaces: {e}")))?;
+    let Some((by_scope, g)) = scoped_interface(groups, &list)? else {
+        return choose::choose(spec, family, purpose);
+    };
+    let iface = choose::choose(Some(spec.unwrap_or(by_scope.name())), family, purpose)?;
+    agree(&g, by_scope, &iface)?;
+    Ok(iface)
+}
+
+/// The groups without their scopes (the interface is chosen now), each once.
+fn unscoped(groups: Vec<Group>) -> Vec<Group> {
+    let mut seen = std::collections::HashSet::new();
+    groups
+        .into_iter()
+        .map(Group::without_zone)
+        .filter(|g| seen.insert(*g))
+        .collect()
 }
 
 /// Resolves the groups (default: 239.74.20.30:54321), the interface and,
@@ -312,40 +564,18 @@ fn targets(
         mcast::parse_groups(specs).map_err(CliError::usage)?
     };
     let first = groups.first().copied().unwrap_or_else(Group::default_group);
-    if let Some(g) = groups
-        .iter()
-        .find(|g| g.addr().is_ipv4() != first.addr().is_ipv4())
-    {
-        return Err(CliError::usage(format!(
-            "{g} and {first} are of different address families; one run uses one family \
-             (start two, one with IPv4 groups and one with IPv6 groups)"
-        )));
-    }
-    if !broadcast {
-        if let Some(g) = std::iter::once(&first)
-            .chain(&groups)
-            .find(|g| !g.is_multicast())
-        {
-            return Err(CliError::usage(format!(
-                "{} is not a multicast group (IPv4 224.0.0.0/4, IPv6 ff00::/8), e.g. 239.74.20.30 \
-                 or ff05::4a14:1e; to use a broadcast address, add --broadcast",
-                g.addr()
-            )));
-        }
-    } else if groups.len() > 1 {
-        return Err(CliError::usage("--broadcast takes one broadcast address"));
+    if groups.is_empty() && !broadcast {
+        check_groups(&[first], broadcast)?;
+    } else {
+        check_groups(&groups, broadcast)?;
     }
     let family = if broadcast {
         Family::V4
     } else {
         Family::of(&first.addr())
     };
-    let purpose = if broadcast {
-        Purpose::Broadcast
-    } else {
-        Purpose::Multicast
-    };
-    let iface = choose::choose(iface, family, purpose)?;
+    let iface = interface_for(&groups, iface, family, purpose(broadcast))?;
+    let groups = unscoped(groups);
     if !broadcast {
         return Ok((
             if groups.is_empty() {
@@ -356,22 +586,17 @@ fn targets(
             iface,
         ));
     }
-    let directed = iface.broadcast_v4();
     match groups.first() {
         None => {
-            let b = directed
+            let b = iface
+                .broadcast_v4()
                 .ok_or_else(|| CliError::usage(format!("{iface} has no IPv4 broadcast address")))?;
             Ok((vec![Group::new(IpAddr::V4(b), first.port())], iface))
         }
-        Some(g) => match g.addr() {
-            IpAddr::V4(a) if a == Ipv4Addr::BROADCAST || Some(a) == directed => {
-                Ok((vec![*g], iface))
-            }
-            a => Err(CliError::usage(format!(
-                "{a} is not a broadcast address of {iface}; use {} or 255.255.255.255",
-                directed.map_or("its directed broadcast".to_owned(), |d| d.to_string())
-            ))),
-        },
+        Some(g) => {
+            g.check(Purpose::Broadcast, Some(&iface))?;
+            Ok((vec![*g], iface))
+        }
     }
 }
 

@@ -18,7 +18,8 @@ pub(crate) const EXIT_INTERRUPTED: i32 = 130;
 #[derive(Debug)]
 pub(crate) struct CliError {
     pub(crate) code: i32,
-    /// Empty for a quiet exit (stdout closed by a reader such as `head`).
+    /// Empty for a quiet exit (stdout closed by a reader such as `head`,
+    /// or Ctrl-C at the interface menu).
     pub(crate) msg: String,
 }
 
@@ -34,6 +35,14 @@ impl CliError {
         CliError {
             code: EXIT_FAILURE,
             msg: msg.to_string(),
+        }
+    }
+
+    /// Ctrl-C before anything started: exit code 130, nothing more to say.
+    pub(crate) fn interrupted() -> CliError {
+        CliError {
+            code: EXIT_INTERRUPTED,
+            msg: String::new(),
         }
     }
 
@@ -71,6 +80,11 @@ pub(crate) fn status(quiet: bool, s: &str) {
     if !quiet {
         let _ = writeln!(io::stderr(), "mcast: {s}");
     }
+}
+
+/// `1 packet`, `2 packets`: a count with its noun in the right number.
+pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A moment in UTC, for output lines and JSON.
@@ -134,6 +148,13 @@ impl Utc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_in_the_right_number() {
+        assert_eq!(plural(1, "packet", "packets"), "1 packet");
+        assert_eq!(plural(0, "packet", "packets"), "0 packets");
+        assert_eq!(plural(2, "responder", "responders"), "2 responders");
+    }
 
     #[test]
     fn utc_formats() {

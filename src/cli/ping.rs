@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use mcast::{format_duration, unix_time_ns, JsonObject, Probe, ProbeFlags, Sender, SenderId};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use super::output::{line, status, CliError};
+use super::output::{line, plural, status, CliError};
 use super::{signals, targets, Common, PingArgs};
 
 /// Sequence numbers remembered per responder to spot duplicates.
@@ -145,11 +145,12 @@ pub(crate) fn run(args: &PingArgs, common: &Common) -> Result<bool, CliError> {
     }
     if responders.is_empty() {
         return Err(CliError::failure(format!(
-            "no responder answered on {} ({sent} probes). Is `mcast recv --echo {group}` running \
+            "no responder answered on {} ({}). Is `mcast recv --echo {group}` running \
              on the peers? Likely causes: the access point isolates clients or filters multicast; \
              a firewall drops the group's UDP port {} or the unicast replies; the peers use \
              another interface; on Android, no app holds a Wi-Fi MulticastLock",
             sender.destination(),
+            plural(sent, "probe", "probes"),
             group.port()
         )));
     }
@@ -269,8 +270,9 @@ fn summary(
         );
     }
     line(&format!(
-        "--- {group} ping statistics: {sent} probes sent, {answered} answered, {total_loss:.1}% loss, {} responders ---",
-        responders.len()
+        "--- {group} ping statistics: {} sent, {answered} answered, {total_loss:.1}% loss, {} ---",
+        plural(sent, "probe", "probes"),
+        plural(responders.len() as u64, "responder", "responders")
     ))?;
     for (ip, r) in responders {
         line(&format!(

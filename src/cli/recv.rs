@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
-use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use mcast::{
@@ -14,7 +13,7 @@ use mcast::{
 };
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use super::output::{line, status, CliError, Utc};
+use super::output::{line, plural, status, CliError, Utc};
 use super::{signals, targets, Common, RecvArgs};
 
 /// The largest UDP payload (65,535 − 8 − 20); a larger buffer is never needed.
@@ -32,10 +31,18 @@ const COALESCE: Duration = Duration::from_micros(200);
 /// How often the interface watcher is asked whether something changed (its
 /// netlink socket wakes the poll at once where several sockets are polled).
 const WATCH_EVERY: Duration = Duration::from_millis(250);
+/// Up to this many groups, each one's leave gets a status line.
+const SAY_EACH: usize = 16;
 
 pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
     let (groups, iface) = targets(&args.groups, args.broadcast, args.iface.as_deref())?;
-    let (mut receivers, mut unicast_from) = open(&groups, &iface, args, common)?;
+    let source = args.source.map(|s| s.on("source", &iface)).transpose()?;
+    // Many groups take many sockets (Linux limits the memberships of one):
+    // the soft open-file limit is often far below the hard one.
+    if let Err(e) = mcast::raise_open_files_limit(groups.len() as u64 + 64) {
+        log::debug!("cannot raise the open-file limit: {e}");
+    }
+    let (mut receivers, mut unicast_from) = open(&groups, &iface, source, args, common)?;
     // Follow the interface: re-join when it comes back, changes address or
     // is recreated; with automatic selection, switch when it disappears.
     let mut follow = Follow::new(iface, args.iface.is_none(), common);
@@ -86,11 +93,13 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
         // With one socket, block in recvmmsg itself (woken by data, a signal
         // or the socket's 100 ms receive timeout): one system call per batch
         // instead of poll plus recvmmsg, which is most of the cost when each
-        // wake-up brings a datagram or two.
-        let single = receivers.len() == 1;
+        // wake-up brings a datagram or two. With several (several ports, the
+        // unicast answerers, or more groups than one socket may join), one
+        // poll over all of them.
+        let single = receivers.len() == 1 && receivers[0].fds().len() == 1;
         let mut prefilled = false;
         let mut watcher_ready = false;
-        let ready = if single {
+        let ready: Vec<bool> = if single {
             match receivers[0].recv_batch_wait(&mut batch) {
                 Ok(_) => prefilled = true,
                 Err(e) => {
@@ -102,7 +111,8 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
         } else {
             let mut fds: Vec<PollFd<'_>> = receivers
                 .iter()
-                .map(|r| PollFd::new(r.as_fd(), PollFlags::POLLIN))
+                .flat_map(|r| r.fds())
+                .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
                 .collect();
             if let Some(fd) = follow.watcher.fd() {
                 fds.push(PollFd::new(fd, PollFlags::POLLIN));
@@ -140,7 +150,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
                 // old ones are dropped), so the kernel keeps the membership
                 // and nothing is missed; if they cannot be opened yet (no
                 // address on the interface, say), the old ones stay.
-                match open(&groups, &new, args, common) {
+                match open(&groups, &new, source, args, common) {
                     Ok((r, u)) => {
                         receivers = r;
                         unicast_from = u;
@@ -151,65 +161,68 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
             }
             continue;
         }
-        for (i, (rx, _)) in receivers
-            .iter_mut()
-            .zip(ready)
-            .enumerate()
-            .filter(|(_, (_, r))| *r)
-        {
-            if i >= unicast_from {
-                // Unicast probes are answered, not counted.
-                while let Ok(Some(d)) = rx.try_recv(&mut buf) {
-                    echo(rx, &d, &buf[..d.len()], &mut reply);
+        // `ready` lists the sockets of every receiver in turn.
+        let mut ready = ready.into_iter();
+        for (i, rx) in receivers.iter_mut().enumerate() {
+            let sockets = rx.fds().len();
+            for sock in 0..sockets {
+                if !ready.next().unwrap_or(false) {
+                    continue;
                 }
-                continue;
-            }
-            for _ in 0..CALLS_PER_WAKE {
-                if !std::mem::take(&mut prefilled) {
-                    if let Err(e) = rx.recv_batch(&mut batch) {
-                        result = Err(CliError::from(e));
-                        break 'run;
+                if i >= unicast_from {
+                    // Unicast probes are answered, not counted.
+                    while let Ok(Some(d)) = rx.try_recv(&mut buf) {
+                        echo(rx, &d, &buf[..d.len()], &mut reply);
                     }
+                    continue;
                 }
-                for (d, payload) in batch.iter() {
-                    // The kernel's receive time where there is one.
-                    let arrival = d.kernel_time_ns().unwrap_or_else(unix_time_ns);
-                    packets += 1;
-                    bytes += d.size() as u64;
-                    // Streams come in runs from one source: hash only on a change.
-                    if last_source != Some(d.source().ip()) {
-                        last_source = Some(d.source().ip());
-                        sources.insert(d.source().ip());
-                    }
-                    let group = group_of(rx, d);
-                    match stats.on_datagram(group, d.source(), payload, arrival) {
-                        Ok(_) => {
-                            probes += 1;
-                            delay_shown |= local.contains(&d.source().ip());
-                            if args.echo {
-                                echo(rx, d, payload, &mut reply);
-                            }
-                        }
-                        Err(_) => {
-                            if let Err(e) = print(d, payload, args.hex, common.json) {
-                                result = Err(e);
-                                break 'run;
-                            }
+                for _ in 0..CALLS_PER_WAKE {
+                    if !std::mem::take(&mut prefilled) {
+                        if let Err(e) = rx.recv_batch_on(sock, &mut batch) {
+                            result = Err(CliError::from(e));
+                            break 'run;
                         }
                     }
-                    if count.is_some_and(|c| packets >= c) {
-                        break 'run;
+                    for (d, payload) in batch.iter() {
+                        // The kernel's receive time where there is one.
+                        let arrival = d.kernel_time_ns().unwrap_or_else(unix_time_ns);
+                        packets += 1;
+                        bytes += d.size() as u64;
+                        // Streams come in runs from one source: hash only on a change.
+                        if last_source != Some(d.source().ip()) {
+                            last_source = Some(d.source().ip());
+                            sources.insert(d.source().ip());
+                        }
+                        let group = rx.group_of(d);
+                        match stats.on_datagram(group, d.source(), payload, arrival) {
+                            Ok(_) => {
+                                probes += 1;
+                                delay_shown |= local.contains(&d.source().ip());
+                                if args.echo {
+                                    echo(rx, d, payload, &mut reply);
+                                }
+                            }
+                            Err(_) => {
+                                if let Err(e) = print(d, payload, args.hex, common.json) {
+                                    result = Err(e);
+                                    break 'run;
+                                }
+                            }
+                        }
+                        if count.is_some_and(|c| packets >= c) {
+                            break 'run;
+                        }
                     }
-                }
-                if batch.received() < batch.capacity() {
-                    // A trickle: let datagrams gather for a moment instead of
-                    // waking for each one (the kernel timestamped them on
-                    // arrival, so jitter and delay are unaffected). Not when
-                    // answering probes: that would add to the round trip.
-                    if single && !args.echo && (1..COALESCE_BELOW).contains(&batch.received()) {
-                        std::thread::sleep(COALESCE);
+                    if batch.received() < batch.capacity() {
+                        // A trickle: let datagrams gather for a moment instead of
+                        // waking for each one (the kernel timestamped them on
+                        // arrival, so jitter and delay are unaffected). Not when
+                        // answering probes: that would add to the round trip.
+                        if single && !args.echo && (1..COALESCE_BELOW).contains(&batch.received()) {
+                            std::thread::sleep(COALESCE);
+                        }
+                        break;
                     }
-                    break;
                 }
             }
         }
@@ -226,11 +239,20 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
         let left: Vec<Group> = rx.groups().to_vec();
         match rx.leave() {
             Ok(()) if !args.broadcast => {
-                for g in left {
+                // A line per group, but not thousands of them.
+                if left.len() > SAY_EACH {
                     status(
                         common.quiet,
-                        &format!("left {} on {}", g.addr(), follow.iface),
+                        &format!("left {} groups on {}", left.len(), follow.iface),
                     );
+                }
+                for g in left {
+                    if rx.groups().len() <= SAY_EACH {
+                        status(
+                            common.quiet,
+                            &format!("left {} on {}", g.addr(), follow.iface),
+                        );
+                    }
                     if common.json {
                         line(
                             &JsonObject::typed("left")
@@ -277,14 +299,15 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
             }
         }
         line(&format!(
-            "received {packets} packets, {bytes} bytes in {secs:.1} s from {} source{}",
-            sources.len(),
-            if sources.len() == 1 { "" } else { "s" }
+            "received {}, {bytes} bytes in {secs:.1} s from {}",
+            plural(packets, "packet", "packets"),
+            plural(sources.len() as u64, "source", "sources"),
         ))?;
         if kernel_drops > 0 {
             line(&format!(
-                "{kernel_drops} datagrams were dropped by this host's receive buffer (SO_RXQ_OVFL): \
-                 lost here, not on the path; a larger --rcvbuf or a faster reader helps"
+                "{} dropped by this host's receive buffer (SO_RXQ_OVFL): lost here, not on \
+                 the path; a larger --rcvbuf or a faster reader helps",
+                plural(kernel_drops, "datagram was", "datagrams were")
             ))?;
         }
     }
@@ -320,6 +343,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
 fn open(
     groups: &[Group],
     iface: &mcast::Interface,
+    source: Option<IpAddr>,
     args: &RecvArgs,
     common: &Common,
 ) -> Result<(Vec<Receiver>, usize), CliError> {
@@ -336,12 +360,12 @@ fn open(
         for g in &port_groups[1..] {
             b = b.also_join(*g);
         }
-        if let Some(src) = args.source {
+        if let Some(src) = source {
             b = b.source(src);
         }
         receivers.push(b.build()?);
     }
-    announce(&receivers, args, common)?;
+    announce(&receivers, source, args, common)?;
     // With --echo, also answer probes sent by unicast to this host's address
     // at the same ports (mcast doctor --peer compares the two paths).
     let unicast_from = receivers.len();
@@ -486,7 +510,12 @@ impl Follow {
 }
 
 /// Says what was joined: a status line, and `joined` objects in JSON.
-fn announce(receivers: &[Receiver], args: &RecvArgs, common: &Common) -> Result<(), CliError> {
+fn announce(
+    receivers: &[Receiver],
+    source: Option<IpAddr>,
+    args: &RecvArgs,
+    common: &Common,
+) -> Result<(), CliError> {
     for rx in receivers {
         let iface = rx.interface();
         let how = rx.mechanism().map_or("broadcast", |m| m.as_str());
@@ -498,10 +527,7 @@ fn announce(receivers: &[Receiver], args: &RecvArgs, common: &Common) -> Result<
                         .int("port", g.port().get())
                         .str("interface", iface.name())
                         .int("index", iface.index().get())
-                        .opt_str(
-                            "source_filter",
-                            args.source.map(|s| s.to_string()).as_deref(),
-                        )
+                        .opt_str("source_filter", source.map(|s| s.to_string()).as_deref())
                         .opt_str("source_filter_by", rx.source_filter_by())
                         .bool("broadcast", args.broadcast)
                         .str("mechanism", how)
@@ -510,7 +536,7 @@ fn announce(receivers: &[Receiver], args: &RecvArgs, common: &Common) -> Result<
                 )?;
             }
         }
-        let filter = match (args.source, rx.source_filter_by()) {
+        let filter = match (source, rx.source_filter_by()) {
             (Some(s), Some("mcast")) => format!(
                 " from source {s} only (filtered by mcast: this system has no source-specific join)"
             ),
@@ -530,25 +556,21 @@ fn announce(receivers: &[Receiver], args: &RecvArgs, common: &Common) -> Result<
         } else {
             status(
                 common.quiet,
-                &format!("listening on {what}{filter}, joined on {iface} with {how}"),
+                &format!(
+                    "listening on {what}{filter}, joined on {iface} with {how}{}",
+                    match rx.memberships_per_socket() {
+                        Some(n) => format!(
+                            ", on {} sockets of up to {} each (the kernel's limit per socket)",
+                            rx.socket_count(),
+                            plural(n as u64, "membership", "memberships")
+                        ),
+                        None => String::new(),
+                    }
+                ),
             );
         }
     }
     Ok(())
-}
-
-/// Which of the receiver's groups a datagram was sent to.
-fn group_of(rx: &Receiver, d: &Datagram) -> Group {
-    let groups = rx.groups();
-    match (groups, d.destination()) {
-        ([only], _) => *only,
-        (many, Some(dst)) => many
-            .iter()
-            .find(|g| g.addr() == dst)
-            .copied()
-            .unwrap_or(many[0]),
-        (many, None) => many[0],
-    }
 }
 
 /// Answers a probe by unicast to its sender, with the echo-reply flag set.

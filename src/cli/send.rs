@@ -2,14 +2,14 @@
 //! original program, through the chosen interface; or probes at a paced
 //! rate to one or many groups.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mcast::{
     format_duration, unix_time_ns, JsonObject, Pacer, Probe, Rate, SendBatch, Sender, SenderId,
     Step,
 };
 
-use super::output::{line, status, CliError, Utc};
+use super::output::{line, plural, status, CliError, Utc};
 use super::{signals, targets, Common, SendArgs};
 
 /// Per-packet lines are printed only at human rates.
@@ -17,24 +17,14 @@ const CHATTY_PPS: f64 = 20.0;
 /// Datagrams per `sendmmsg(2)` call at high rates.
 const BATCH: usize = 64;
 
-/// Errors that mean "the path is away for now" (Wi-Fi dropped, the
-/// interface was recreated, the address changed): counted, logged at most
-/// once a second, and the senders are rebuilt until sending works again.
-fn is_transient(e: &mcast::Error) -> bool {
-    use nix::libc::*;
-    matches!(
-        e.raw_os_error(),
-        Some(
-            ENETDOWN
-                | ENETUNREACH
-                | EHOSTUNREACH
-                | ENODEV
-                | ENXIO
-                | EADDRNOTAVAIL
-                | ENOBUFS
-                | EINVAL
-        )
-    )
+/// How long a sender that this host refuses from the start keeps trying.
+const REFUSED_FOR: Duration = Duration::from_secs(3);
+
+/// Whether to give up: nothing went out in the first [`REFUSED_FOR`], and
+/// what was tried, this host refused (a firewall rule). A path that is away
+/// is waited for; a host that refuses everything will not change by itself.
+fn refused_from_the_start(sent_any: bool, refused: bool, elapsed: Duration) -> bool {
+    !sent_any && refused && elapsed >= REFUSED_FOR
 }
 
 /// The senders, and what keeps them going through network changes.
@@ -46,6 +36,13 @@ struct Link<'a> {
     args: &'a SendArgs,
     /// Datagrams that could not be sent.
     errors: u64,
+    /// Of those, the ones this host refused (EPERM, ENOBUFS).
+    refused: u64,
+    /// Whether a datagram went out, and whether this host refused one with
+    /// EPERM (a firewall): for [`refused_from_the_start`].
+    sent_any: bool,
+    firewall: Option<mcast::Error>,
+    started: Instant,
     unreported: u64,
     last_report: Option<Instant>,
     last_error: String,
@@ -91,7 +88,7 @@ impl<'a> Link<'a> {
         payload_len: usize,
     ) -> Result<(), CliError> {
         let now = Instant::now();
-        if now.duration_since(self.checked_at) >= std::time::Duration::from_secs(1) {
+        if now.duration_since(self.checked_at) >= Duration::from_secs(1) {
             self.checked_at = now;
             let up = mcast::interfaces()
                 .ok()
@@ -120,36 +117,71 @@ impl<'a> Link<'a> {
         }
         for (s, b) in self.senders.iter().zip(batches.iter_mut()) {
             let queued = b.len() as u64;
-            match s.send_batch(b) {
-                Ok(n) => {
-                    sent.0 += n as u64;
-                    sent.1 += (n * payload_len) as u64;
-                    let refused = queued.saturating_sub(n as u64);
-                    if refused > 0 {
-                        self.errors += refused;
-                        self.unreported += refused;
-                        self.last_error = "the kernel refused part of a batch".to_owned();
+            let (n, error) = s.send_batch(b);
+            sent.0 += n as u64;
+            sent.1 += (n * payload_len) as u64;
+            self.sent_any |= n > 0;
+            let missed = queued.saturating_sub(n as u64);
+            self.errors += missed;
+            self.unreported += missed;
+            match error {
+                None if missed > 0 => {
+                    // sendmmsg stopped part way and its error is lost: the
+                    // last one known is the likely cause.
+                    self.refused += missed;
+                    if self.last_error.is_empty() {
+                        "the kernel refused part of a batch (sendmmsg does not say why)"
+                            .clone_into(&mut self.last_error);
                     }
                 }
-                Err(e) if is_transient(&e) => {
-                    self.errors += queued;
-                    self.unreported += queued;
+                None => {}
+                Some(e) if e.is_refused_here() => {
+                    self.refused += missed;
+                    self.last_error = e.to_string();
+                    if e.raw_os_error() == Some(nix::libc::EPERM) {
+                        self.firewall.get_or_insert(e);
+                    }
+                }
+                Some(e) if e.is_transient() => {
                     self.last_error = e.to_string();
                     self.rebuild_at
-                        .get_or_insert_with(|| Instant::now() + std::time::Duration::from_secs(1));
+                        .get_or_insert_with(|| Instant::now() + Duration::from_secs(1));
                 }
-                Err(e) => return Err(e.into()),
+                Some(e) => return Err(e.into()),
             }
+        }
+        if refused_from_the_start(
+            self.sent_any,
+            self.firewall.is_some(),
+            self.started.elapsed(),
+        ) {
+            let e = self
+                .firewall
+                .take()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            let group = self.groups[0].to_string();
+            let group = if group.contains('[') {
+                format!("'{group}'")
+            } else {
+                group
+            };
+            return Err(CliError::failure(format!(
+                "this host refused every datagram for {}: {e}; find the rule with `mcast doctor \
+                 {group} -i {}`",
+                mcast::format_duration(REFUSED_FOR),
+                self.iface.name()
+            )));
         }
         let now = Instant::now();
         if self.unreported > 0
             && self
                 .last_report
-                .is_none_or(|t| now - t >= std::time::Duration::from_secs(1))
+                .is_none_or(|t| now - t >= Duration::from_secs(1))
         {
             log::warn!(
-                "{} datagrams not sent in the last second: {}",
-                self.unreported,
+                "{} not sent in the last second: {}",
+                plural(self.unreported, "datagram", "datagrams"),
                 self.last_error
             );
             self.unreported = 0;
@@ -164,7 +196,7 @@ impl<'a> Link<'a> {
     /// Opens the senders again on the interface as it is now (by name; with
     /// automatic selection, another one if it is gone).
     fn rebuild(&mut self) {
-        self.rebuild_at = Some(Instant::now() + std::time::Duration::from_secs(1));
+        self.rebuild_at = Some(Instant::now() + Duration::from_secs(1));
         let Ok(list) = mcast::interfaces() else {
             return;
         };
@@ -241,8 +273,13 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
         (None, Some(b)) => b.packet_rate(payload_len.max(1)).unwrap_or(Rate::Max),
         (None, None) => Rate::from_interval(args.interval),
     };
+    // One socket per group: the soft open-file limit is often far below the
+    // hard one.
+    if let Err(e) = mcast::raise_open_files_limit(groups.len() as u64 + 64) {
+        log::debug!("cannot raise the open-file limit: {e}");
+    }
     let senders = Link::open(&groups, &iface, args, &[])?;
-    let count = args.count.filter(|c| *c > 0);
+    let limit = args.count.filter(|c| *c > 0);
     let chatty = !args.probe && rate.packets_per_second().is_some_and(|p| p <= CHATTY_PPS);
     let sender_id = SenderId::random();
     for s in &senders {
@@ -296,7 +333,9 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
             "sending {what} to {dests} from {} on {iface}, TTL {}, {pace}{}{}, pinned by {}",
             first.local_addr().ip(),
             args.ttl,
-            count.map(|c| format!(", {c} times")).unwrap_or_default(),
+            limit
+                .map(|c| format!(", {}", plural(c, "time", "times")))
+                .unwrap_or_default(),
             args.duration
                 .map(|d| format!(", for {}", format_duration(d)))
                 .unwrap_or_default(),
@@ -319,6 +358,10 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
         auto: args.iface.is_none(),
         args,
         errors: 0,
+        refused: 0,
+        sent_any: false,
+        firewall: None,
+        started: Instant::now(),
         unreported: 0,
         last_report: None,
         last_error: String::new(),
@@ -329,7 +372,7 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
     let start = Instant::now();
     // Sleeps overshoot; let the pacer catch up by up to a batch at once.
     let mut pacer = Pacer::new(rate, start).max_burst(BATCH as u64);
-    if let Some(c) = count {
+    if let Some(c) = limit {
         pacer = pacer.count(c);
     }
     if let Some(d) = args.duration {
@@ -408,11 +451,8 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
     let (packets, bytes) = sent;
     let secs = start.elapsed().as_secs_f64();
     let interrupted = signals::interrupted();
-    let pps = if secs > 0.0 {
-        packets as f64 / secs
-    } else {
-        0.0
-    };
+    // Over the schedule, and only when the run spans two packets of it.
+    let pps = pacer.rate_over_schedule(packets, start.elapsed());
     if common.json {
         line(
             &JsonObject::typed("summary")
@@ -420,7 +460,7 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
                 .int("packets", packets)
                 .int("bytes", bytes)
                 .num("duration_s", (secs * 1000.0).round() / 1000.0)
-                .num("pps", pps.round())
+                .num("pps", pps.map_or(f64::NAN, f64::round))
                 .num("slipped_s", pacer.slipped().as_secs_f64())
                 .int("errors", link.errors)
                 .bool("interrupted", interrupted)
@@ -428,21 +468,56 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
         )?;
     } else {
         line(&format!(
-            "sent {packets} packets, {bytes} bytes in {secs:.1} s{}{}",
-            if chatty {
-                String::new()
-            } else {
-                format!(" ({pps:.0} packets/s)")
+            "sent {}, {bytes} bytes in {secs:.1} s{}{}",
+            plural(packets, "packet", "packets"),
+            match pps {
+                Some(p) if !chatty => format!(" ({p:.0} packets/s)"),
+                _ => String::new(),
             },
-            if link.errors > 0 {
-                format!("; {} not sent because the path was away", link.errors)
-            } else {
-                String::new()
-            }
+            not_sent(link.errors, link.refused)
         ))?;
     }
     match failure {
         Some(e) => Err(e),
         None => Ok(interrupted),
+    }
+}
+
+/// The end of the summary line: why datagrams were not sent.
+fn not_sent(errors: u64, refused: u64) -> String {
+    match (errors, refused) {
+        (0, _) => String::new(),
+        (e, 0) => format!("; {e} not sent because the path was away"),
+        (e, r) if e == r => format!("; {e} not sent: this host refused them"),
+        (e, r) => {
+            format!("; {e} not sent: this host refused {r}, the others because the path was away")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sender_refused_from_the_start_gives_up_after_3_s() {
+        let s = Duration::from_secs;
+        assert!(!refused_from_the_start(false, true, s(2)));
+        assert!(refused_from_the_start(false, true, s(3)));
+        // Something went out: a firewall that drops some is no reason to stop.
+        assert!(!refused_from_the_start(true, true, s(60)));
+        // A path that is away is waited for.
+        assert!(!refused_from_the_start(false, false, s(60)));
+    }
+
+    #[test]
+    fn the_summary_says_why_datagrams_were_not_sent() {
+        assert_eq!(not_sent(0, 0), "");
+        assert_eq!(not_sent(5, 0), "; 5 not sent because the path was away");
+        assert_eq!(not_sent(5, 5), "; 5 not sent: this host refused them");
+        assert_eq!(
+            not_sent(5, 2),
+            "; 5 not sent: this host refused 2, the others because the path was away"
+        );
     }
 }

@@ -5,11 +5,15 @@
 //! reject rules that concern the group: its UDP port, IGMP (MLD for IPv6),
 //! the group's address or a prefix holding it, multicast packets
 //! (`pkttype multicast`, `fib daddr type multicast`, `addrtype`), all UDP,
-//! or everything on the interface. It is a pragmatic text match, not an
+//! or everything on the interface, in the input path (what arrives) and in
+//! the output path (what this host sends: a sender gets EPERM for each
+//! datagram such a rule drops). It is a pragmatic text match, not an
 //! evaluation of the ruleset: a rule that names another port, protocol,
 //! address or interface, or uses a negation, is not counted. A base chain on
-//! the input hook whose policy is drop counts too, unless some rule of its
-//! table accepts the group's port or multicast.
+//! the input or output hook whose policy is drop counts too, unless a rule
+//! of that chain (or of a chain it may jump to) accepts the group's port or
+//! multicast. Rules that drop at random (`numgen random`, `-m statistic`)
+//! are named with their share.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -626,19 +630,26 @@ pub(crate) fn scan_nft(text: &str, t: &Traffic) -> Scan {
         if (fam == "ip" && v6) || (fam == "ip6" && !v6) || fam == "arp" {
             continue;
         }
-        let mut accepting = false;
-        for chain in &table.chains {
-            for (rule, _) in &chain.rules {
-                let toks = nft_tokens(rule);
-                let (verdict, at) = nft_verdict(&toks);
-                if verdict == Verdict::Accept
-                    && nft_judge(&toks[..at], t, fam, &table.sets).accepts()
-                {
-                    accepting = true;
-                }
-            }
-        }
-        for chain in &table.chains {
+        // Chains with a rule that accepts the traffic; a chain without a
+        // hook may be jumped to from any base chain, so it counts for all.
+        let accepts: Vec<bool> = table
+            .chains
+            .iter()
+            .map(|chain| {
+                chain.rules.iter().any(|(rule, _)| {
+                    let toks = nft_tokens(rule);
+                    let (verdict, at) = nft_verdict(&toks);
+                    verdict == Verdict::Accept
+                        && nft_judge(&toks[..at], t, fam, &table.sets).accepts()
+                })
+            })
+            .collect();
+        let jumped_to_accepts = table
+            .chains
+            .iter()
+            .zip(&accepts)
+            .any(|(c, a)| c.hook.is_none() && *a);
+        for (chain, accepting) in table.chains.iter().zip(&accepts) {
             let place = format!(
                 "table {fam} {} chain {}{}",
                 table.name,
@@ -648,6 +659,7 @@ pub(crate) fn scan_nft(text: &str, t: &Traffic) -> Scan {
                     .as_deref()
                     .map_or(String::new(), |h| format!(" (hook {h})"))
             );
+            let output = matches!(chain.hook.as_deref(), Some("output" | "postrouting"));
             for (rule, handle) in &chain.rules {
                 scan.rules += 1;
                 let toks = nft_tokens(rule);
@@ -661,7 +673,7 @@ pub(crate) fn scan_nft(text: &str, t: &Traffic) -> Scan {
                     scan.drops.push(Hit {
                         place: place.clone(),
                         rule: rule.clone(),
-                        why,
+                        why: annotate(why, output, nft_random(&toks[..at])),
                         fix: match handle {
                             Some(h) => format!("nft delete rule {fam} {} {} handle {h}", table.name, chain.name),
                             None => format!(
@@ -672,7 +684,12 @@ pub(crate) fn scan_nft(text: &str, t: &Traffic) -> Scan {
                     });
                 }
             }
-            if chain.policy_drop && chain.hook.as_deref() == Some("input") && !accepting {
+            let hook = chain.hook.as_deref();
+            if chain.policy_drop
+                && matches!(hook, Some("input" | "output"))
+                && !accepting
+                && !jumped_to_accepts
+            {
                 let proto = if v6 {
                     "icmpv6 type { mld-listener-query, mld2-listener-report } accept".to_owned()
                 } else {
@@ -681,7 +698,7 @@ pub(crate) fn scan_nft(text: &str, t: &Traffic) -> Scan {
                 scan.drops.push(Hit {
                     place: place.clone(),
                     rule: "policy drop".to_owned(),
-                    why: format!("UDP port {} and {} (no rule of the table accepts them)", t.port, if v6 { "MLD" } else { "IGMP" }),
+                    why: policy_why(t, output),
                     fix: format!(
                         "nft add rule {fam} {} {} udp dport {} accept; nft add rule {fam} {} {} {proto}",
                         table.name, chain.name, t.port, table.name, chain.name
@@ -691,6 +708,71 @@ pub(crate) fn scan_nft(text: &str, t: &Traffic) -> Scan {
         }
     }
     scan
+}
+
+/// What a drop policy without an accepting rule drops.
+fn policy_why(t: &Traffic, output: bool) -> String {
+    let proto = if t.family == Family::V6 {
+        "MLD"
+    } else {
+        "IGMP"
+    };
+    if output {
+        format!(
+            "UDP port {} and {proto} (no rule accepts them), in what this host sends",
+            t.port
+        )
+    } else {
+        format!(
+            "UDP port {} and {proto} (no rule of the table accepts them)",
+            t.port
+        )
+    }
+}
+
+/// Adds to a rule's reason where it acts (what this host sends) and how
+/// much it drops when it drops at random.
+fn annotate(why: String, output: bool, random: Option<String>) -> String {
+    let mut why = why;
+    if output {
+        why.push_str(", in what this host sends");
+    }
+    if let Some(r) = random {
+        why.push_str(", ");
+        why.push_str(&r);
+    }
+    why
+}
+
+/// `numgen random mod 10 0`: a rule that matches some packets at random.
+fn nft_random(toks: &[String]) -> Option<String> {
+    let at = toks
+        .windows(3)
+        .position(|w| w[0] == "numgen" && w[1] == "random" && w[2] == "mod")?;
+    let n: u64 = toks.get(at + 3)?.parse().ok()?;
+    let one_value = toks.get(at + 4).is_some_and(|v| v.parse::<u64>().is_ok());
+    Some(if one_value {
+        format!("at random, about 1 in {n}")
+    } else {
+        "at random, some of them".to_owned()
+    })
+}
+
+/// `-m statistic --mode random --probability 0.1` or `--mode nth --every 10`.
+fn ipt_random(args: &[&str]) -> Option<String> {
+    let value = |opt: &str| {
+        args.iter()
+            .position(|a| *a == opt)
+            .and_then(|i| args.get(i + 1).copied())
+    };
+    match value("--mode")? {
+        "random" => {
+            let p: f64 = value("--probability")?.parse().ok()?;
+            Some(format!("at random, about {:.0} %", p * 100.0))
+        }
+        "nth" => Some(format!("1 in {}", value("--every")?)),
+        _ => None,
+    }
 }
 
 // ---------------------------------------------------------------- iptables
@@ -843,19 +925,21 @@ fn ipt_judge(args: &[&str], t: &Traffic) -> (Verdict, Judge) {
 pub(crate) fn scan_iptables(text: &str, t: &Traffic, v6: bool) -> Scan {
     let tool = if v6 { "ip6tables" } else { "iptables" };
     let mut scan = Scan::default();
-    // Per table: chain policies, and whether some rule accepts the traffic.
+    // Per table: chain policies, and the chains with a rule that accepts the
+    // traffic (a user chain may be jumped to from any, so it counts for all).
     let mut table = String::from("filter");
     let mut policies: Vec<(String, String)> = Vec::new();
-    let mut accepting = false;
+    let mut accepting: Vec<String> = Vec::new();
     let flush = |table: &str,
                  policies: &mut Vec<(String, String)>,
-                 accepting: bool,
+                 accepting: &mut Vec<String>,
                  scan: &mut Scan| {
+        let user_accepts = accepting.iter().any(|c| !is_base_chain(c));
         for (chain, _) in policies
             .drain(..)
-            .filter(|(c, p)| c == "INPUT" && p == "DROP")
+            .filter(|(c, p)| (c == "INPUT" || c == "OUTPUT") && p == "DROP")
         {
-            if accepting {
+            if user_accepts || accepting.contains(&chain) {
                 continue;
             }
             let proto = if v6 {
@@ -866,11 +950,7 @@ pub(crate) fn scan_iptables(text: &str, t: &Traffic, v6: bool) -> Scan {
             scan.drops.push(Hit {
                 place: format!("{tool} table {table} chain {chain}"),
                 rule: format!(":{chain} DROP (policy)"),
-                why: format!(
-                    "UDP port {} and {} (no rule of the table accepts them)",
-                    t.port,
-                    if v6 { "MLD" } else { "IGMP" }
-                ),
+                why: policy_why(t, chain == "OUTPUT"),
                 fix: format!(
                     "{tool} -t {table} -A {chain} -p udp --dport {} -j ACCEPT; {tool} -t {table} -A {chain} {proto} -j ACCEPT",
                     t.port
@@ -880,9 +960,9 @@ pub(crate) fn scan_iptables(text: &str, t: &Traffic, v6: bool) -> Scan {
     };
     for line in text.lines().map(str::trim) {
         if let Some(name) = line.strip_prefix('*') {
-            flush(&table, &mut policies, accepting, &mut scan);
+            flush(&table, &mut policies, &mut accepting, &mut scan);
             table = name.to_owned();
-            accepting = false;
+            accepting.clear();
         } else if let Some(rest) = line.strip_prefix(':') {
             let mut w = rest.split_whitespace();
             if let (Some(chain), Some(policy)) = (w.next(), w.next()) {
@@ -895,18 +975,19 @@ pub(crate) fn scan_iptables(text: &str, t: &Traffic, v6: bool) -> Scan {
                 continue;
             };
             let (verdict, j) = ipt_judge(opts, t);
-            let base = matches!(
-                chain,
-                "INPUT" | "FORWARD" | "OUTPUT" | "PREROUTING" | "POSTROUTING"
-            );
+            let base = is_base_chain(chain);
             match verdict {
-                Verdict::Accept if j.accepts() => accepting = true,
+                Verdict::Accept if j.accepts() => accepting.push(chain.to_owned()),
                 Verdict::Drop => {
                     if let Some(why) = j.drops(base) {
                         scan.drops.push(Hit {
                             place: format!("{tool} table {table} chain {chain}"),
                             rule: line.to_owned(),
-                            why,
+                            why: annotate(
+                                why,
+                                matches!(chain, "OUTPUT" | "POSTROUTING"),
+                                ipt_random(opts),
+                            ),
                             fix: format!("{tool} -t {table} -D {rest}"),
                         });
                     }
@@ -914,11 +995,19 @@ pub(crate) fn scan_iptables(text: &str, t: &Traffic, v6: bool) -> Scan {
                 _ => {}
             }
         } else if line == "COMMIT" {
-            flush(&table, &mut policies, accepting, &mut scan);
+            flush(&table, &mut policies, &mut accepting, &mut scan);
         }
     }
-    flush(&table, &mut policies, accepting, &mut scan);
+    flush(&table, &mut policies, &mut accepting, &mut scan);
     scan
+}
+
+/// The chains iptables itself feeds packets to.
+fn is_base_chain(chain: &str) -> bool {
+    matches!(
+        chain,
+        "INPUT" | "FORWARD" | "OUTPUT" | "PREROUTING" | "POSTROUTING"
+    )
 }
 
 // ------------------------------------------------------------------- check
@@ -1134,7 +1223,10 @@ table ip6 only6 { # handle 2
             s.drops[1]
         );
         assert_eq!(s.drops[3].why, "IGMP");
-        assert_eq!(s.drops[4].why, "everything on wlan0");
+        assert_eq!(
+            s.drops[4].why,
+            "everything on wlan0, in what this host sends"
+        );
         assert_eq!(s.rules, 13);
     }
 
@@ -1167,6 +1259,74 @@ table ip6 only6 { # handle 2
         // An empty ruleset, and the lab access point's bridge firewall
         // (multicast crossing the bridge, not this host's input).
         assert_eq!(scan_nft("", &traffic()), Scan::default());
+    }
+
+    /// What the issue's reproduction put on the sender: a rule in an output
+    /// chain that drops one datagram in ten, and a closed output policy.
+    #[test]
+    fn nft_output_rules_and_policies() {
+        let text = "table ip t { # handle 2
+	chain out { # handle 1
+		type filter hook output priority filter; policy accept;
+		ip daddr 239.74.20.30 numgen random mod 10 0 drop # handle 2
+		ip daddr 239.74.20.31 drop # handle 3
+	}
+}
+table inet f2 { # handle 3
+	chain o2 { # handle 1
+		type filter hook output priority filter; policy drop;
+		tcp dport 22 accept # handle 2
+	}
+	chain i2 { # handle 3
+		type filter hook input priority filter; policy accept;
+		udp dport 54321 accept # handle 4
+	}
+}
+";
+        let s = scan_nft(text, &traffic());
+        assert_eq!(s.drops.len(), 2, "{s:#?}");
+        assert_eq!(s.drops[0].place, "table ip t chain out (hook output)");
+        assert_eq!(
+            s.drops[0].why,
+            "239.74.20.30, in what this host sends, at random, about 1 in 10"
+        );
+        assert_eq!(s.drops[0].fix, "nft delete rule ip t out handle 2");
+        // The accept rule of the input chain does not open the output policy.
+        assert_eq!(s.drops[1].rule, "policy drop");
+        assert_eq!(s.drops[1].place, "table inet f2 chain o2 (hook output)");
+        assert!(s.drops[1].why.contains("in what this host sends"), "{s:#?}");
+        assert!(s.drops[1]
+            .fix
+            .starts_with("nft add rule inet f2 o2 udp dport 54321 accept"));
+        let open = text.replace("tcp dport 22 accept", "udp dport 54321 accept");
+        assert_eq!(scan_nft(&open, &traffic()).drops.len(), 1);
+    }
+
+    #[test]
+    fn iptables_output_rules_and_policies() {
+        let text = "*filter\n:INPUT ACCEPT [0:0]\n:OUTPUT DROP [0:0]\n\
+                    -A INPUT -p udp --dport 54321 -j ACCEPT\n\
+                    -A OUTPUT -d 239.74.20.30/32 -m statistic --mode random --probability 0.1 -j DROP\n\
+                    -A OUTPUT -p udp --dport 54321 -m statistic --mode nth --every 4 --packet 0 -j REJECT\n\
+                    COMMIT\n";
+        let s = scan_iptables(text, &traffic(), false);
+        let whys: Vec<&str> = s.drops.iter().map(|h| h.why.as_str()).collect();
+        assert_eq!(
+            whys,
+            [
+                "239.74.20.30 (239.74.20.30/32), in what this host sends, at random, about 10 %",
+                "UDP port 54321, in what this host sends, 1 in 4",
+                "UDP port 54321 and IGMP (no rule accepts them), in what this host sends",
+            ],
+            "{s:#?}"
+        );
+        assert_eq!(s.drops[2].rule, ":OUTPUT DROP (policy)");
+        assert!(s.drops[2]
+            .fix
+            .starts_with("iptables -t filter -A OUTPUT -p udp --dport 54321 -j ACCEPT"));
+        assert!(s.drops[0]
+            .fix
+            .starts_with("iptables -t filter -D OUTPUT -d 239.74.20.30/32"));
     }
 
     const IPTABLES: &str = "\

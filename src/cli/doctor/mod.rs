@@ -398,17 +398,9 @@ impl Report<'_> {
 /// The group to check: the default group, or with `--broadcast` the
 /// interface's directed broadcast address (or the broadcast address given).
 fn group_for(args: &DoctorArgs, iface: Option<&Interface>) -> Result<Group, CliError> {
-    let given = args.group;
+    let given = args.group.map(Group::without_zone);
     if !args.broadcast {
-        let g = given.unwrap_or_else(Group::default_group);
-        if !g.is_multicast() {
-            return Err(CliError::usage(format!(
-                "{} is not a multicast group (IPv4 224.0.0.0/4, IPv6 ff00::/8), e.g. 239.74.20.30 \
-                 or ff05::4a14:1e; to check a broadcast address, add --broadcast",
-                g.addr()
-            )));
-        }
-        return Ok(g);
+        return Ok(given.unwrap_or_else(Group::default_group));
     }
     let port = given.map_or(mcast::Port::DEFAULT, |g| g.port());
     let directed = iface.and_then(Interface::broadcast_v4);
@@ -479,7 +471,7 @@ fn describe(iface: &Interface, family: Family, purpose: Purpose) -> String {
 
 /// Check 1, and the interface the other checks look at.
 fn interface_check<'a>(
-    args: &DoctorArgs,
+    spec: Option<&str>,
     list: &'a [Interface],
     family: Family,
     purpose: Purpose,
@@ -489,7 +481,7 @@ fn interface_check<'a>(
         Purpose::Multicast => format!("{family} multicast"),
         Purpose::Broadcast => "IPv4 broadcast".to_owned(),
     };
-    let named = match (args.iface.as_deref(), menu_choice) {
+    let named = match (spec, menu_choice) {
         (_, Some(i)) => Some(i),
         (Some(spec), None) => Some(find(list, spec).map_err(CliError::usage)?),
         (None, None) => None,
@@ -649,17 +641,13 @@ pub(crate) fn run(args: &DoctorArgs, common: &Common) -> Result<bool, CliError> 
     } else {
         args.group.map_or(Family::V4, |g| Family::of(&g.addr()))
     };
-    if args.broadcast {
-        if let Some(g) = args.group {
-            if g.addr().is_ipv6() || g.is_multicast() {
-                return Err(CliError::usage(format!(
-                    "{} is not an IPv4 broadcast address; drop --broadcast to check a multicast group",
-                    g.addr()
-                )));
-            }
-        }
-    }
-    if let Some(p) = args.peer {
+    // Bad groups are bad input, with the messages of send and recv: say so
+    // before any socket is opened.
+    super::check_groups(
+        &[args.group.unwrap_or_else(Group::default_group)],
+        args.broadcast && args.group.is_some(),
+    )?;
+    if let Some(p) = args.peer.map(|p| p.ip) {
         if Family::of(&p) != family {
             return Err(CliError::usage(format!(
                 "--peer {p} and the group are of different address families; give the peer's {family} address"
@@ -671,10 +659,6 @@ pub(crate) fn run(args: &DoctorArgs, common: &Common) -> Result<bool, CliError> 
             )));
         }
     }
-    if !args.broadcast {
-        // Bad groups are bad input: say so before any socket is opened.
-        group_for(args, None)?;
-    }
     let purpose = if args.broadcast {
         Purpose::Broadcast
     } else {
@@ -682,6 +666,8 @@ pub(crate) fn run(args: &DoctorArgs, common: &Common) -> Result<bool, CliError> 
     };
     let list = interfaces()
         .map_err(|e| CliError::failure(format!("cannot list the network interfaces: {e}")))?;
+    // The group's scope names the interface, like -i (they must agree).
+    let by_scope = super::scoped_interface(args.group.as_slice(), &list)?;
     // `-i ?`: the menu, as elsewhere (it only lists usable interfaces).
     let menu_choice = if args.iface.as_deref() == Some("?") {
         let picked = choose::choose(Some("?"), family, purpose)?;
@@ -689,14 +675,21 @@ pub(crate) fn run(args: &DoctorArgs, common: &Common) -> Result<bool, CliError> 
     } else {
         None
     };
-    let (first, iface) = interface_check(args, &list, family, purpose, menu_choice)?;
+    let spec = args.iface.as_deref().or(by_scope.map(|(i, _)| i.name()));
+    let (first, iface) = interface_check(spec, &list, family, purpose, menu_choice)?;
+    if let (Some((by_scope, g)), Some(named)) = (by_scope, iface) {
+        super::agree(&g, by_scope, named)?;
+    }
+    let peer = match (args.peer, iface) {
+        (Some(p), Some(i)) => Some(p.on("--peer", i)?),
+        (p, _) => p.map(|p| p.ip),
+    };
     let group = group_for(args, iface)?;
     status(
         common.quiet,
         &format!(
             "checking {group}{} on {}",
-            args.peer
-                .map_or(String::new(), |p| format!(" with peer {p}")),
+            peer.map_or(String::new(), |p| format!(" with peer {p}")),
             iface.map_or("no interface".to_owned(), ToString::to_string)
         ),
     );
@@ -714,7 +707,7 @@ pub(crate) fn run(args: &DoctorArgs, common: &Common) -> Result<bool, CliError> 
         list: &list,
         family,
         broadcast: args.broadcast,
-        peer: args.peer,
+        peer,
         android: on_android(),
     };
     let mut findings = Findings::default();
