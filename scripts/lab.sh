@@ -139,6 +139,7 @@ Switches (idempotent; each prints its new state; shown by 'status'):
                             are in $RUN_ROOT/P/group-relay.*;
                             'status' shows the counters (since the relay
                             started). With both off the relay is stopped.
+  mcast-to-unicast on|off   'mcast_to_unicast' on every bridge port: a
                             multicast frame for a group goes to each member
                             station as a unicast frame (destination MAC =
                             the station's). Works only on top of snooping,
@@ -1134,17 +1135,19 @@ group_conf() { # KEY DEFAULT
     echo "${v:-$2}"
 }
 
-# A counter from the relay's statistics file (empty if there is none).
+# A counter from the relay's statistics file ('?' if there is none).
 relay_stat() {
-    awk -v k="$1" '$1 == k { print $2 }' "$(group_file stats)" 2>/dev/null || true
+    local v
+    v=$(awk -v k="$1" '$1 == k { print $2 }' "$(group_file stats)" 2>/dev/null) || v=
+    echo "${v:-?}"
 }
 
 relay_pid() { owned_pid "$(group_file pid)"; }
 
-# Frames that no DTIM, basic rate or loss rule may hold or drop: unicast,
-# ARP, IGMP, and the ICMPv6 of MLD and neighbour discovery, so that
-# snooping, address resolution and IPv6 keep working. Everything else
-# that is group-addressed (multicast and broadcast) goes to the relay.
+# What the relay never sees: unicast, ARP, IGMP, and the ICMPv6 of MLD and
+# neighbour discovery, so that snooping, address resolution and IPv6 keep
+# working. Everything else that is group-addressed (multicast and
+# broadcast) goes to the relay.
 readonly GROUP_RULES="
     comment \"mcast lab: group-addressed data goes through the ap's relay (dtim, mcast-rate)\"
     chain to_relay {
@@ -1221,7 +1224,7 @@ apply_group() { # DTIM BEACON_US RATE
 # '; relay NOT RUNNING...' when the relay should run and does not.
 relay_health() {
     relay_pid >/dev/null ||
-        printf '; relay NOT RUNNING: group traffic is dropped (see %s; switch it off and on again)' "$(group_file log)"
+        printf '; relay NOT RUNNING: group traffic is dropped (see %s; set the switch again to restart it)' "$(group_file log)"
 }
 
 # 102400 (us) -> 102.4 (ms)
@@ -1238,7 +1241,7 @@ dtim_state() { # [counters]
     printf '%s, beacon %s ms (group traffic released every %s ms)' \
         "$dtim" "$(us_ms "$beacon")" "$(us_ms $((dtim * beacon)))"
     if [[ -n ${1-} ]]; then
-        printf '; %s frames held, %s dropped (buffer of %s frames full)%s' \
+        printf '; %s frames held, %s dropped by the full %s-frame buffer%s' \
             "$(relay_stat held)" "$(relay_stat dropped_buffer)" "$PS_BUFFER" "$(relay_health)"
     fi
     echo
