@@ -111,7 +111,8 @@ class Nflog:
         self.seq += 1
         body = struct.pack("=BBH", socket.AF_UNSPEC, 0, socket.htons(self.group)) + attrs
         msg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG
-        self.sock.send(struct.pack("=IHHII", 16 + len(body), msg_type, NLM_F_REQUEST | NLM_F_ACK, self.seq, 0) + body)
+        flags = NLM_F_REQUEST | NLM_F_ACK
+        self.sock.send(struct.pack("=IHHII", 16 + len(body), msg_type, flags, self.seq, 0) + body)
         reply = self.sock.recv(65536)
         _, kind, _, _, _ = struct.unpack_from("=IHHII", reply)
         if kind == NLMSG_ERROR:
@@ -196,7 +197,10 @@ def fix_udp_checksum(frame):
     if ethertype == ETH_P_IP and frame[udp + 6 : udp + 8] == b"\0\0":
         return  # IPv4 UDP without a checksum
     frame[udp + 6 : udp + 8] = b"\0\0"
-    pseudo += struct.pack(">BBH", 0, IPPROTO_UDP, ulen) if ethertype == ETH_P_IP else struct.pack(">IxxxB", ulen, IPPROTO_UDP)
+    if ethertype == ETH_P_IP:
+        pseudo += struct.pack(">BBH", 0, IPPROTO_UDP, ulen)
+    else:
+        pseudo += struct.pack(">IxxxB", ulen, IPPROTO_UDP)
     s = ones_complement_sum(pseudo + bytes(frame[udp : udp + ulen]))
     csum = (~s) & 0xFFFF or 0xFFFF
     # The sum was taken over native-order words; the ones' complement sum
@@ -279,8 +283,15 @@ class Relay:
 
     def arrive(self, inport, outport, raw, now):
         last = self.last
-        if last is not None and not last.sent and last.inport == inport and outport not in last.ports and last.raw == raw:
-            last.ports.append(outport)  # another copy of the same frame
+        # The bridge's copies of one frame come one after the other.
+        if (
+            last is not None
+            and not last.sent
+            and last.inport == inport
+            and outport not in last.ports
+            and last.raw == raw
+        ):
+            last.ports.append(outport)
             return
         frame = self.last = Frame(inport, outport, raw)
         if self.dtim:
@@ -344,8 +355,16 @@ class Relay:
     def write_stats(self, now, force=False):
         if not (force or (self.stats_dirty and now - self.stats_at >= STATS_EVERY_NS)):
             return
-        lines = [f"pid {os.getpid()}", f"dtim {self.dtim}", f"beacon_us {self.beacon_ns // 1000}", f"rate {self.rate}", f"buffer {BUFFER}", f"buffered {len(self.buffer)}"]
-        lines += [f"{k} {v}" for k, v in self.stats.items()]
+        state = {
+            "pid": os.getpid(),
+            "dtim": self.dtim,
+            "beacon_us": self.beacon_ns // 1000,
+            "rate": self.rate,
+            "buffer": BUFFER,
+            "buffered": len(self.buffer),
+            **self.stats,
+        }
+        lines = [f"{k} {v}" for k, v in state.items()]
         tmp = self.args.stats + ".tmp"
         with open(tmp, "w") as f:
             f.write("\n".join(lines) + "\n")
