@@ -14,6 +14,12 @@ readonly HOSTS=(ap phone board pc cell)
 readonly STATIONS=(phone board pc)          # hosts on the Wi-Fi segment
 readonly FW_TABLE=lab_firewall              # nftables tables, inside the ap
 readonly LOSS_TABLE=lab_loss
+readonly GROUP_TABLE=lab_group              # feeds the relay (dtim, mcast-rate)
+readonly RELAY=$SCRIPT_DIR/lab/group-relay.py
+readonly NFLOG_GROUP=15                     # as in group-relay.py
+readonly PS_BUFFER=128                      # as in group-relay.py (frames)
+readonly AIR_WAIT_MS=20                     # as in group-relay.py
+readonly DEFAULT_BEACON_US=102400           # 100 TU of 1024 us
 readonly VM_HOSTS=(phone board)             # stations that can be ARM VMs
 readonly RUN_ROOT=${MCAST_LAB_RUN:-/run/mcast-lab} # VM state (PID, console), per lab
 readonly VM_BOOT_LIMIT=${MCAST_LAB_VM_BOOT_LIMIT:-180} # seconds
@@ -58,7 +64,8 @@ Commands:
                      --board ns|aarch64|armv7 and --phone ns|aarch64 choose
                      what the station is: ns (the default) a namespace
                      running this machine's programs, or an ARM VM.
-  down               Remove the lab: stops its VMs (by the PID qemu wrote),
+  down               Remove the lab: stops its VMs (by the PID qemu wrote)
+                     and the relay of dtim and mcast-rate (by its PID),
                      ends the processes still running inside its namespaces
                      (SIGTERM, then SIGKILL after 2 s) and deletes every
                      namespace named P-*, which deletes its links, bridge,
@@ -96,6 +103,42 @@ Switches (idempotent; each prints its new state; shown by 'status'):
                             frames crossing the bridge, at random, each copy
                             of a multicast frame on its own. ARP, IGMP, MLD
                             and ND are never dropped. 'loss 0' = 'loss off'.
+  dtim N [beacon MS]|off    Power save: the ap holds every group-addressed
+                            data frame (multicast and broadcast) for the
+                            stations and sends it only after every Nth
+                            beacon (the DTIM beacon; N 1-255), as an access
+                            point does while any of its stations is in power
+                            save. Beacons every MS ms (1-10000, default 102.4:
+                            100 TU), on a fixed schedule without drift, so a
+                            steady stream arrives in bursts every N x MS ms
+                            (204.8 ms at 'dtim 2'). The buffer holds $PS_BUFFER
+                            frames; when it is full the oldest is dropped
+                            (mac80211's AP_MAX_BC_BUFFER and its policy).
+                            ARP, IGMP, MLD and ND are never held, and
+                            unicast (mcast-to-unicast's too) is untouched.
+  mcast-rate RATE|off       Multicast at the basic rate: the ap sends
+                            group-addressed data at most at RATE bit/s
+                            (decimal: 1M, 6M, 5.5M, 500k, 64000), one frame at
+                            a time and once for all its stations (the air is
+                            shared), and drops a frame that would wait more
+                            than $AIR_WAIT_MS ms for the air (mac80211's CoDel target),
+                            or, after a DTIM beacon, one not sent by the next:
+                            no retries, no backlog. A frame counts with its
+                            14-byte Ethernet header; no 802.11 overhead.
+                            ARP, IGMP, MLD, ND and unicast are not limited.
+                            How both work: nftables table '$GROUP_TABLE' (family
+                            bridge, hooks forward and output, after firewall
+                            and loss) in the ap takes each copy of a group-
+                            addressed data frame that the bridge forwards
+                            (to the ports snooping, isolation and the other
+                            switches chose; never back to its own port) out
+                            of the bridge and gives it (nflog group $NFLOG_GROUP) to
+                            a relay in the ap, scripts/lab/group-relay.py
+                            (python3), which sends it on that port when the
+                            access point would. Its PID, log and counters
+                            are in $RUN_ROOT/P/group-relay.*;
+                            'status' shows the counters (since the relay
+                            started). With both off the relay is stopped.
   mcast-to-unicast on|off   'mcast_to_unicast' on every bridge port: a
                             multicast frame for a group goes to each member
                             station as a unicast frame (destination MAC =
@@ -198,8 +241,9 @@ ARM VMs (--board aarch64|armv7, --phone aarch64):
   waits at most $VM_BOOT_LIMIT s (MCAST_LAB_VM_BOOT_LIMIT).
 
 Requirements: root, iproute2 ('ip', 'bridge'), sysctl, and nft for
-'firewall', 'loss' (and for their lines in 'status'); veth and bridge
-support in the kernel (no netem or dummy links needed). VMs also need
+'firewall', 'loss', 'dtim' and 'mcast-rate' (and for their lines in
+'status'), python3 for 'dtim' and 'mcast-rate'; veth and bridge support in
+the kernel, nftables with nflog (no netem or dummy links needed). VMs also need
 qemu-system-arm, ssh (openssh-client) and socat, and what
 scripts/vm/image.sh needs (scripts/test.sh installs all of it).
 
@@ -211,6 +255,8 @@ Examples:
   sudo $PROG exec board mcast recv -c 3 &
   sudo $PROG exec phone mcast send -c 3 --interval 500ms
   sudo $PROG loss 20
+  sudo $PROG dtim 2                # multicast in bursts every 204.8 ms
+  sudo $PROG mcast-rate 1M         # multicast at a 1 Mbit/s basic rate
   sudo $PROG --prefix lab2 up      # a second, independent lab
   sudo $PROG up --board aarch64    # the board is an arm64 VM
   sudo $PROG exec board uname -m   # aarch64, over ssh
@@ -321,17 +367,33 @@ is_vm() { [[ -f $(run_dir)/$1.arch ]]; }
 
 vm_arch() { cat "$(run_dir)/$1.arch"; }
 
-# The PID in HOST.pid, if that process is this lab's qemu for HOST (its
-# command line names the PID file, so a reused PID is never taken for it).
-vm_pid() {
-    local f pid
-    f=$(run_dir)/$1.pid
+# The PID in the PID file FILE, if that process is the lab's own: its
+# command line names FILE after -pidfile (qemu) or --pidfile (the relay), so
+# a reused PID is never taken for it.
+owned_pid() {
+    local f=$1 pid
     [[ -f $f ]] || return 1
     pid=$(<"$f")
     [[ $pid =~ ^[0-9]+$ ]] || return 1
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-pidfile $f " || return 1
     echo "$pid"
 }
+
+# Stops the process of the PID file FILE, if it is the lab's (owned_pid):
+# SIGTERM, SIGKILL after 2 s.
+stop_owned() {
+    local f=$1 pid i
+    pid=$(owned_pid "$f") || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 20; i++)); do
+        owned_pid "$f" >/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+# The PID of this lab's qemu for HOST.
+vm_pid() { owned_pid "$(run_dir)/$1.pid"; }
 
 vm_kinds_ok() { # HOST KIND
     case $1:$2 in
@@ -476,17 +538,9 @@ vm_monitor() {
 
 # Stops every VM of the lab by its PID (SIGTERM, SIGKILL after 2 s).
 stop_vms() {
-    local f h pid i
-    for f in "$(run_dir)"/*.pid; do
-        [[ -e $f ]] || continue
-        h=$(basename "$f" .pid)
-        pid=$(vm_pid "$h") || continue
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < 20; i++)); do
-            vm_pid "$h" >/dev/null || continue 2
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
+    local h
+    for h in "${VM_HOSTS[@]}"; do
+        stop_owned "$(run_dir)/$h.pid"
     done
 }
 
@@ -524,6 +578,7 @@ end_processes() {
 
 do_down() {
     local name left
+    stop_relay
     stop_vms
     while IFS= read -r name; do
         [[ -n $name ]] || continue
@@ -842,6 +897,8 @@ print_status() {
         isolate "$(port_flag_state isolated)" \
         firewall "$(firewall_state)" \
         loss "$(loss_state)" \
+        dtim "$(dtim_state counters)" \
+        mcast-rate "$(rate_state counters)" \
         mcast-to-unicast "$(port_flag_state mcast_to_unicast)" \
         querier "$(onoff "$(br_opt mcast_querier)")" \
         snooping "$(onoff "$(br_opt mcast_snooping)")" \
@@ -1060,6 +1117,211 @@ switch_loss() {
 }
 
 # ---------------------------------------------------------------------------
+# dtim and mcast-rate: the ap's transmitter of group-addressed frames
+#
+# Both switches share one relay (scripts/lab/group-relay.py, in the ap) and
+# one nftables table, which hands it every group-addressed data frame the
+# bridge forwards (one copy per port, after snooping and the other
+# switches) and drops it from the bridge's path; the relay sends it on that
+# port when the access point would. Its configuration is in
+# $(run_dir)/group-relay.conf (dtim, beacon_us, rate; 0 = off).
+
+group_file() { printf '%s/group-relay.%s' "$(run_dir)" "$1"; }
+
+# A key of the relay's configuration, or DEFAULT.
+group_conf() { # KEY DEFAULT
+    local v
+    v=$(sed -n "s/^$1=//p" "$(group_file conf)" 2>/dev/null | tail -n 1) || v=
+    echo "${v:-$2}"
+}
+
+# A counter from the relay's statistics file ('?' if there is none).
+relay_stat() {
+    local v
+    v=$(awk -v k="$1" '$1 == k { print $2 }' "$(group_file stats)" 2>/dev/null) || v=
+    echo "${v:-?}"
+}
+
+relay_pid() { owned_pid "$(group_file pid)"; }
+
+# What the relay never sees: unicast, ARP, IGMP, and the ICMPv6 of MLD and
+# neighbour discovery, so that snooping, address resolution and IPv6 keep
+# working. Everything else that is group-addressed (multicast and
+# broadcast) goes to the relay.
+readonly GROUP_RULES="
+    comment \"mcast lab: group-addressed data goes through the ap's relay (dtim, mcast-rate)\"
+    chain to_relay {
+        ether daddr & 01:00:00:00:00:00 == 00:00:00:00:00:00 return comment \"unicast\"
+        ether type arp return comment \"ARP\"
+        ip protocol igmp return comment \"IGMP\"
+        icmpv6 type { mld-listener-query, mld-listener-report, mld-listener-done, mld2-listener-report, nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect } return comment \"MLD and ND\"
+        counter log group $NFLOG_GROUP drop comment \"group-addressed data: to the relay\"
+    }
+    chain forward {
+        type filter hook forward priority filter + 10; policy accept;
+        jump to_relay
+    }
+    chain output {
+        type filter hook output priority filter + 10; policy accept;
+        jump to_relay
+    }"
+
+start_relay() {
+    local i pid
+    rm -f "$(group_file pid)" "$(group_file stats)"
+    # setsid: the relay outlives this script and its terminal.
+    setsid ip netns exec "$(ns ap)" python3 -u "$RELAY" --conf "$(group_file conf)" \
+        --stats "$(group_file stats)" --pidfile "$(group_file pid)" \
+        </dev/null >>"$(group_file log)" 2>&1 &
+    pid=$!
+    for ((i = 0; i < 50; i++)); do
+        relay_pid >/dev/null && return 0
+        if ! kill -0 "$pid" 2>/dev/null; then
+            err "the relay ($RELAY) stopped at once; the end of its log ($(group_file log)):"
+            tail -n 5 "$(group_file log)" >&2 || true
+            exit "$E_FAIL"
+        fi
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    die "$E_FAIL" "the relay ($RELAY) did not start within 5 s (see $(group_file log))"
+}
+
+stop_relay() {
+    stop_owned "$(group_file pid)"
+    rm -f "$(group_file pid)"
+}
+
+# Sets the relay's configuration and waits (at most 5 s) until it runs
+# with it; with both switches off, stops it and removes its table.
+apply_group() { # DTIM BEACON_US RATE
+    local dtim=$1 beacon=$2 rate=$3 pid i
+    if [[ $dtim == 0 && $rate == 0 ]]; then
+        # The table first: from then on the bridge forwards by itself, and
+        # the relay sends what it still holds as it stops.
+        nft_remove "$GROUP_TABLE"
+        stop_relay
+        rm -f "$(group_file conf)" "$(group_file stats)"
+        return
+    fi
+    mkdir -p "$(run_dir)"
+    printf 'dtim=%s\nbeacon_us=%s\nrate=%s\n' "$dtim" "$beacon" "$rate" >"$(group_file conf).tmp"
+    mv -f "$(group_file conf).tmp" "$(group_file conf)"
+    if pid=$(relay_pid); then
+        kill -HUP "$pid"
+    else
+        start_relay
+    fi
+    for ((i = 0; i < 50; i++)); do
+        [[ $(relay_stat dtim):$(relay_stat beacon_us):$(relay_stat rate) != "$dtim:$beacon:$rate" ]] || break
+        sleep 0.1
+    done
+    ((i < 50)) || die "$E_FAIL" "the relay did not take its new configuration within 5 s (see $(group_file log))"
+    # Only now, so that no frame is taken from the bridge without a relay.
+    nft_replace "$GROUP_TABLE" "$GROUP_RULES"
+}
+
+# '; relay NOT RUNNING...' when the relay should run and does not.
+relay_health() {
+    relay_pid >/dev/null ||
+        printf '; relay NOT RUNNING: group traffic is dropped (see %s; set the switch again to restart it)' "$(group_file log)"
+}
+
+# 102400 (us) -> 102.4 (ms)
+us_ms() { awk -v us="$1" 'BEGIN { printf "%g\n", us / 1000 }'; }
+
+dtim_state() { # [counters]
+    local dtim beacon
+    dtim=$(group_conf dtim 0)
+    if [[ $dtim == 0 ]]; then
+        echo off
+        return
+    fi
+    beacon=$(group_conf beacon_us "$DEFAULT_BEACON_US")
+    printf '%s, beacon %s ms (group traffic released every %s ms)' \
+        "$dtim" "$(us_ms "$beacon")" "$(us_ms $((dtim * beacon)))"
+    if [[ -n ${1-} ]]; then
+        printf '; %s frames held, %s dropped by the full %s-frame buffer%s' \
+            "$(relay_stat held)" "$(relay_stat dropped_buffer)" "$PS_BUFFER" "$(relay_health)"
+    fi
+    echo
+}
+
+# 1000000 -> "1 Mbit/s"
+rate_human() {
+    awk -v r="$1" 'BEGIN {
+        if (r >= 1e9) printf "%g Gbit/s\n", r / 1e9
+        else if (r >= 1e6) printf "%g Mbit/s\n", r / 1e6
+        else if (r >= 1e3) printf "%g kbit/s\n", r / 1e3
+        else printf "%d bit/s\n", r
+    }'
+}
+
+rate_state() { # [counters]
+    local rate
+    rate=$(group_conf rate 0)
+    if [[ $rate == 0 ]]; then
+        echo off
+        return
+    fi
+    printf '%s' "$(rate_human "$rate")"
+    if [[ -n ${1-} ]]; then
+        printf '; %s frames sent, %s dropped (over the rate)%s' \
+            "$(relay_stat sent_frames)" "$(relay_stat dropped_rate)" "$(relay_health)"
+    fi
+    echo
+}
+
+switch_dtim() {
+    local dtim beacon=$DEFAULT_BEACON_US
+    local form="expected N [beacon MS] (a DTIM period 1-255, e.g. 'dtim 2' or 'dtim 3 beacon 100') or off"
+    (($# == 1 || $# == 3)) || usage_error "dtim: $form"
+    if [[ $1 == off ]]; then
+        (($# == 1)) || usage_error "dtim: 'off' takes no beacon"
+        dtim=0
+    elif [[ $1 =~ ^[0-9]{1,3}$ ]] && ((10#$1 >= 1 && 10#$1 <= 255)); then
+        dtim=$((10#$1))
+    else
+        usage_error "dtim: $form, not '$1'"
+    fi
+    if (($# == 3)); then
+        [[ $2 == beacon ]] || usage_error "dtim: $form, not '$2'"
+        beacon=$(awk -v ms="$3" 'BEGIN { if (ms ~ /^[0-9]+(\.[0-9]+)?$/ && ms >= 1 && ms <= 10000) printf "%.0f\n", ms * 1000 }')
+        [[ -n $beacon ]] || usage_error "dtim: the beacon interval is in ms, 1-10000 (e.g. 102.4), not '$3'"
+    fi
+    need_root
+    need_cmd ip nft
+    ((dtim == 0)) || need_cmd python3
+    need_lab
+    apply_group "$dtim" "$beacon" "$(group_conf rate 0)"
+    echo "dtim: $(dtim_state)"
+}
+
+switch_mcast_rate() {
+    local form="expected a rate in bit/s (decimal: 1M, 6M, 5.5M, 500k, 64000; 1k-10G) or off"
+    (($# == 1)) || usage_error "mcast-rate: $form"
+    local rate=0
+    if [[ $1 != off ]]; then
+        rate=$(awk -v r="$1" 'BEGIN {
+            if (r !~ /^[0-9]+(\.[0-9]+)?[kKmMgG]?$/) exit
+            m = 1
+            if (r ~ /[kK]$/) m = 1e3
+            else if (r ~ /[mM]$/) m = 1e6
+            else if (r ~ /[gG]$/) m = 1e9
+            sub(/[kKmMgG]$/, "", r)
+            if (r * m >= 1000 && r * m <= 1e10) printf "%.0f\n", r * m
+        }')
+        [[ -n $rate ]] || usage_error "mcast-rate: $form, not '$1'"
+    fi
+    need_root
+    need_cmd ip nft
+    ((rate == 0)) || need_cmd python3
+    need_lab
+    apply_group "$(group_conf dtim 0)" "$(group_conf beacon_us "$DEFAULT_BEACON_US")" "$rate"
+    echo "mcast-rate: $(rate_state)"
+}
+
+# ---------------------------------------------------------------------------
 # Main
 
 PREFIX=${MCAST_LAB_PREFIX:-$DEFAULT_PREFIX}
@@ -1163,6 +1425,8 @@ case $COMMAND in
     mld-version) switch_version mld-version mcast_mld_version 1 2 "${ARGS[@]}" ;;
     firewall) switch_firewall "${ARGS[@]}" ;;
     loss) switch_loss "${ARGS[@]}" ;;
+    dtim) switch_dtim "${ARGS[@]}" ;;
+    mcast-rate) switch_mcast_rate "${ARGS[@]}" ;;
     link) switch_link "${ARGS[@]}" ;;
     help) usage ;;
     *) usage_error "unknown command '$COMMAND'" ;;

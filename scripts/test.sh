@@ -68,6 +68,8 @@ packages=(
     gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
     qemu-user iproute2 nftables iperf socat tshark tcpdump
     iputils-ping util-linux bsdutils procps file binutils
+    # The lab's relay for its dtim and mcast-rate switches.
+    python3
     chromium fonts-dejavu-core
     # The lab's ARM VMs and their images; adb for the phone VM; cross.
     qemu-system-arm kmod cpio openssh-client adb podman runc debootstrap

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use lab::Lab;
+use lab::{alive, wait_gone, Lab};
 
 const GROUP: &str = "239.74.20.30";
 
@@ -105,6 +105,9 @@ fn usage_errors_exit_2_and_help_needs_no_root() {
         "querier",
         "snooping",
         "link",
+        "dtim",
+        "beacon",
+        "mcast-rate",
         "--board",
         "--phone",
         "aarch64",
@@ -135,6 +138,21 @@ fn usage_errors_exit_2_and_help_needs_no_root() {
         &["--prefix", "x1", "link"],
         &["--prefix", "x1", "link", "router", "down"],
         &["--prefix", "x1", "link", "board", "sideways"],
+        &["--prefix", "x1", "dtim"],
+        &["--prefix", "x1", "dtim", "0"],
+        &["--prefix", "x1", "dtim", "256"],
+        &["--prefix", "x1", "dtim", "two"],
+        &["--prefix", "x1", "dtim", "2", "beacon"],
+        &["--prefix", "x1", "dtim", "2", "beacon", "0"],
+        &["--prefix", "x1", "dtim", "2", "beacon", "fast"],
+        &["--prefix", "x1", "dtim", "2", "interval", "100"],
+        &["--prefix", "x1", "dtim", "off", "beacon", "100"],
+        &["--prefix", "x1", "mcast-rate"],
+        &["--prefix", "x1", "mcast-rate", "fast"],
+        &["--prefix", "x1", "mcast-rate", "1X"],
+        &["--prefix", "x1", "mcast-rate", "10"],
+        &["--prefix", "x1", "mcast-rate", "-1M"],
+        &["--prefix", "x1", "mcast-rate", "1M", "2M"],
     ] {
         let out = run(args);
         assert_eq!(out.status.code(), Some(2), "lab.sh {args:?}: {out:?}");
@@ -249,6 +267,8 @@ fn up_builds_five_hosts_with_their_addresses() {
         "isolate           off",
         "firewall          off",
         "loss              off",
+        "dtim              off",
+        "mcast-rate        off",
         "mcast-to-unicast  off",
         "querier           on",
         "snooping          on",
@@ -539,23 +559,6 @@ fn vm_pid(prefix: &str, host: &str) -> Option<u32> {
         .trim()
         .parse()
         .ok()
-}
-
-/// Whether PID is a live (not zombie) process.
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            !s.rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-        .unwrap_or(false)
-}
-
-fn wait_gone(pid: u32, what: &str) {
-    lab::wait_for(what, Duration::from_secs(5), || (!alive(pid)).then_some(()));
 }
 
 #[test]

@@ -349,9 +349,15 @@ impl Lab {
     /// Sets a switch (`isolate on`, `loss 20`, `querier off`…); fails the
     /// test if `lab.sh` refuses. Returns what it printed (`NAME: STATE`).
     pub fn switch(&self, name: &str, value: &str) -> String {
-        let out = self.script(&[name, value]);
+        self.switch_args(&[name, value])
+    }
+
+    /// Sets a switch given as its words (`["dtim", "3", "beacon", "50"]`),
+    /// as [`Lab::switch`] does.
+    pub fn switch_args(&self, args: &[&str]) -> String {
+        let out = self.script(args);
         check(
-            &format!("lab.sh --prefix {} {name} {value}", self.prefix),
+            &format!("lab.sh --prefix {} {}", self.prefix, args.join(" ")),
             &out,
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -420,7 +426,49 @@ impl Lab {
     /// directory, and returns once tcpdump says it is listening (at most
     /// 10 s). Needs tcpdump; reading it back needs tshark.
     pub fn capture(&self, host: &str, iface: &str, filter: &str) -> Capture {
-        Capture::start(self, host, iface, filter)
+        Capture::start(self, host, iface, filter, &[])
+    }
+
+    /// Like [`Lab::capture`], keeping only the first 160 bytes of each
+    /// frame (its headers and a probe's header). With whole frames,
+    /// tcpdump's ring (2 MiB of 256 KiB slots in immediate mode) holds 8
+    /// frames, and the kernel drops the rest of a burst, such as the
+    /// frames an access point releases at its DTIM beacon.
+    pub fn capture_headers(&self, host: &str, iface: &str, filter: &str) -> Capture {
+        Capture::start(self, host, iface, filter, &["-s", "160"])
+    }
+
+    /// The lab's runtime directory (`/run/mcast-lab/PREFIX`, or under
+    /// `MCAST_LAB_RUN`): the VMs' and the relay's PID files, logs and
+    /// counters.
+    pub fn run_dir(&self) -> PathBuf {
+        let root = std::env::var_os("MCAST_LAB_RUN")
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| "/run/mcast-lab".into());
+        Path::new(&root).join(&self.prefix)
+    }
+
+    /// The PID of the relay of `dtim` and `mcast-rate`, if its PID file is
+    /// there and that process runs (not a zombie).
+    pub fn relay_pid(&self) -> Option<u32> {
+        let pid = std::fs::read_to_string(self.run_dir().join("group-relay.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        alive(pid).then_some(pid)
+    }
+
+    /// A counter of the relay of `dtim` and `mcast-rate` (`held`,
+    /// `dropped_buffer`, `sent_frames`, `sent_copies`, `dropped_rate`…, see
+    /// `scripts/lab/group-relay.py`), as it last wrote them (at most
+    /// 0.2 s old); `None` without a relay.
+    pub fn relay_stat(&self, key: &str) -> Option<u64> {
+        let stats = std::fs::read_to_string(self.run_dir().join("group-relay.stats")).ok()?;
+        stats.lines().find_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            (k == key).then(|| v.trim().parse().ok()).flatten()
+        })
     }
 
     /// Tears the lab down now (`lab.sh down`); fails the test if that fails.
@@ -454,6 +502,44 @@ impl Drop for Lab {
     }
 }
 
+/// Whether PID is a live process (not a zombie).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+/// Waits (at most 5 s) until PID has ended; fails the test with `what`.
+pub fn wait_gone(pid: u32, what: &str) {
+    wait_for(what, Duration::from_secs(5), || (!alive(pid)).then_some(()));
+}
+
+/// A tshark `frame.time_epoch` ("1700000000.123456000") in ns.
+fn epoch_ns(field: &str) -> u64 {
+    let (secs, frac) = field.split_once('.').unwrap_or((field, "0"));
+    let frac = format!("{frac:0<9}");
+    let bad = || panic!("frame.time_epoch {field:?}");
+    secs.parse::<u64>().unwrap_or_else(|_| bad()) * 1_000_000_000
+        + frac[..9].parse::<u64>().unwrap_or_else(|_| bad())
+}
+
+/// A probe seen in a capture ([`Capture::probes`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeSeen {
+    /// When it was captured, ns since the Unix epoch.
+    pub at_ns: u64,
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its send time, ns since the Unix epoch (the sender's clock).
+    pub sent_ns: u64,
+}
+
 static CAPTURE_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A tcpdump capture inside a lab host, written to a pcap file. Dropping it
@@ -469,7 +555,7 @@ pub struct Capture {
 }
 
 impl Capture {
-    fn start(lab: &Lab, host: &str, iface: &str, filter: &str) -> Capture {
+    fn start(lab: &Lab, host: &str, iface: &str, filter: &str, options: &[&str]) -> Capture {
         let n = CAPTURE_COUNTER.fetch_add(1, Ordering::SeqCst);
         let dir = std::env::temp_dir().join(format!("mcast-lab-{}-cap{n}", lab.prefix()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -490,10 +576,9 @@ impl Capture {
                 "--immediate-mode",
                 "-Z",
                 "root",
-                "-w",
             ],
         );
-        cmd.arg(&file);
+        cmd.args(options).arg("-w").arg(&file);
         if !filter.trim().is_empty() {
             cmd.arg(filter);
         }
@@ -654,6 +739,36 @@ impl Capture {
     /// capture first).
     pub fn count(&mut self, display_filter: &str) -> usize {
         self.fields(display_filter, &["frame.number"]).len()
+    }
+
+    /// The capture times of the packets matching the display filter, in
+    /// ns since the Unix epoch (the kernel's timestamps, as tcpdump wrote
+    /// them: µs), in capture order. Stops the capture first.
+    pub fn times_ns(&mut self, display_filter: &str) -> Vec<u64> {
+        self.fields(display_filter, &["frame.time_epoch"])
+            .iter()
+            .map(|row| epoch_ns(&row[0]))
+            .collect()
+    }
+
+    /// The mcast probes among the captured packets matching the display
+    /// filter, in capture order: when each was captured, and its sequence
+    /// number and send time (see "The probe format" in the README).
+    /// Packets that are not probes are left out. Stops the capture first.
+    pub fn probes(&mut self, display_filter: &str) -> Vec<ProbeSeen> {
+        self.fields(display_filter, &["frame.time_epoch", "udp.payload"])
+            .iter()
+            .filter_map(|row| {
+                let hex: String = row[1].chars().filter(|c| *c != ':').collect();
+                let word = |at: usize| u64::from_str_radix(hex.get(at * 2..at * 2 + 16)?, 16).ok();
+                (hex.get(..8)? == "4d435354").then_some(())?;
+                Some(ProbeSeen {
+                    at_ns: epoch_ns(&row[0]),
+                    seq: word(16)?,
+                    sent_ns: word(24)?,
+                })
+            })
+            .collect()
     }
 }
 
