@@ -76,6 +76,8 @@ impl Drop for Members {
 struct Stream {
     /// Probes seen leaving the phone.
     sent: usize,
+    /// The highest sequence number among them.
+    last_sent: Option<u64>,
     /// The probes that arrived at each station, in its order.
     arrived: Vec<Vec<ProbeSeen>>,
 }
@@ -96,8 +98,10 @@ fn stream(lab: &Lab, stations: &[&str], send: &[&str], settle: Duration) -> Stre
     let out = lab::run_bounded(lab.mcast("phone", &args), Duration::from_secs(30));
     assert!(out.status.success(), "mcast {args:?} on the phone: {out:?}");
     thread::sleep(settle);
+    let left = at_phone.probes("");
     Stream {
-        sent: at_phone.count(""),
+        sent: left.len(),
+        last_sent: left.iter().map(|p| p.seq).max(),
         arrived: at.iter_mut().map(|c| c.probes("")).collect(),
     }
 }
@@ -266,7 +270,11 @@ fn dtim_beacon_interval_and_a_full_buffer_drop_the_oldest() {
     assert_bursts_every(&steady_stream(&lab, Duration::from_millis(150)), 150.0);
 
     // A DTIM every second: 200 frames arrive for a buffer of 128. The
-    // oldest go, so each full burst is the 128 probes sent last before it.
+    // oldest go, so each full burst is the 128 probes sent last before it:
+    // the first probe that arrived after a full burst was sent after the
+    // burst left (had the buffer dropped the newest, it would have been
+    // sent, and dropped, long before). A full burst after the sender
+    // stopped ends with the last probe sent.
     lab.switch_args(&["dtim", "5", "beacon", "200"]);
     let s = steady_stream(&lab, Duration::from_millis(1000));
     let arrived = &s.arrived[0];
@@ -280,22 +288,37 @@ fn dtim_beacon_interval_and_a_full_buffer_drop_the_oldest() {
     let b = bursts(arrived);
     let sizes: Vec<usize> = b.iter().map(|b| b.len()).collect();
     assert!(sizes.iter().all(|n| *n <= PS_BUFFER), "{sizes:?}");
-    let full: Vec<_> = b.iter().filter(|b| b.len() == PS_BUFFER).collect();
-    assert!(!full.is_empty(), "no full burst: {sizes:?}");
-    for burst in full {
+    let mut full = 0;
+    for (i, burst) in b.iter().enumerate() {
+        if burst.len() != PS_BUFFER {
+            continue;
+        }
+        full += 1;
         let seqs: Vec<u64> = burst.iter().map(|p| p.seq).collect();
         assert!(
             seqs.windows(2).all(|w| w[1] == w[0] + 1),
             "a burst is not a run of probes: {seqs:?}"
         );
         let newest = burst[burst.len() - 1];
-        let waited_ms = (burst[0].at_ns as f64 - newest.sent_ns as f64) / 1e6;
-        assert!(
-            waited_ms < 20.0,
-            "the newest probe of a full burst was sent {waited_ms:.1} ms before the \
-             burst: the buffer dropped the newest, not the oldest"
-        );
+        match b.get(i + 1) {
+            Some(next) => {
+                let early_ms = (burst[0].at_ns as f64 - next[0].sent_ns as f64) / 1e6;
+                assert!(
+                    early_ms < 20.0,
+                    "probe {} was sent {early_ms:.1} ms before the full burst that ends \
+                     with probe {} left: the buffer dropped the newest, not the oldest",
+                    next[0].seq,
+                    newest.seq
+                );
+            }
+            None => assert_eq!(
+                Some(newest.seq),
+                s.last_sent,
+                "the last full burst does not end with the last probe sent (sizes {sizes:?})"
+            ),
+        }
     }
+    assert!(full > 0, "no full burst: {sizes:?}");
     let st = text(&lab.status().stdout);
     assert!(
         st.contains(&format!("{dropped} dropped by the full 128-frame buffer")),
@@ -521,6 +544,7 @@ fn dtim_holds_group_traffic_for_a_vm_board_too() {
     assert!(rx.stdout.contains("received 400 packets"), "{rx:#?}");
     let s = Stream {
         sent: 400,
+        last_sent: Some(399),
         arrived: vec![to_vm.probes("")],
     };
     let period = assert_bursts_every(&s, 204.8);
