@@ -53,6 +53,7 @@ mod analysis;
 mod basic_rate;
 mod dtim;
 mod duration;
+mod echo;
 mod error;
 mod escape;
 mod group;
@@ -71,6 +72,7 @@ mod sockopt;
 mod stats;
 #[cfg(test)]
 mod test_rng;
+mod wait;
 
 pub use analysis::{
     DelayMissing, DelayPolicy, Figures, RecordAnalysis, RecordAnalyzer, RecordStream,
@@ -78,7 +80,9 @@ pub use analysis::{
 };
 pub use basic_rate::{BasicRateDetector, RateFinding};
 pub use dtim::{DtimBursts, DtimDetector, BEACON_INTERVAL_NS};
+// The echo protocol of `recv --echo`, `ping` and `doctor --peer`.
 pub use duration::{format_duration, parse_duration, ParseDurationError};
+pub use echo::{answer_probe, EchoCollector, Reply, ReplySocket, RttStats, UnicastEcho};
 pub use error::Error;
 pub use escape::{escape_text, hex, hex_dump};
 pub use group::{Group, ParseGroupError, Port, Zone};
@@ -108,3 +112,5 @@ pub use stats::{
     stream_table, Arrival, GroupStats, OneWayDelay, ProbeCounts, ReceiverStats, StreamKey,
     StreamSnapshot, StreamStats, Throughput, MAX_STREAMS, REORDER_WINDOW,
 };
+// Deadlines to poll(2) timeouts, for the library and the command.
+pub use wait::{poll_timeout_ms, poll_timeout_until};

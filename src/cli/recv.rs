@@ -8,8 +8,8 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use mcast::{
-    escape_text, format_duration, hex, hex_dump, unix_time_ns, Datagram, Group, JsonObject, Probe,
-    ProbeFlags, Receiver, ReceiverStats, RecvBatch,
+    escape_text, format_duration, hex, hex_dump, unix_time_ns, Datagram, Group, JsonObject,
+    Receiver, ReceiverStats, RecvBatch,
 };
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
@@ -117,7 +117,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
             if let Some(fd) = follow.watcher.fd() {
                 fds.push(PollFd::new(fd, PollFlags::POLLIN));
             }
-            let ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+            let ms = mcast::poll_timeout_ms(wait);
             match poll(
                 &mut fds,
                 PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
@@ -573,20 +573,9 @@ fn announce(
     Ok(())
 }
 
-/// Answers a probe by unicast to its sender, with the echo-reply flag set.
-/// Replies are never answered, so two echoers cannot loop.
+/// Answers a probe by unicast to its sender (see [`mcast::answer_probe`]).
 fn echo(rx: &Receiver, d: &Datagram, payload: &[u8], reply: &mut [u8]) {
-    let Ok(p) = Probe::decode(payload) else {
-        return;
-    };
-    if p.flags.contains(ProbeFlags::ECHO_REPLY) {
-        return;
-    }
-    let n = payload.len();
-    reply[..n].copy_from_slice(payload);
-    // Byte 5 holds the flags (see the probe format).
-    reply[5] = p.flags.with(ProbeFlags::ECHO_REPLY).bits();
-    if let Err(e) = rx.reply(&reply[..n], d.source()) {
+    if let Err(e) = mcast::answer_probe(rx, d, payload, reply) {
         log::warn!("{e}");
     }
 }
