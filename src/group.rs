@@ -198,6 +198,13 @@ impl Group {
         self.addr.is_multicast()
     }
 
+    /// What an interface needs for this group: [`Purpose::Multicast`] for a
+    /// multicast group, [`Purpose::Broadcast`] for a broadcast address (the
+    /// only other kind that passes [`Group::check`]).
+    pub fn purpose(&self) -> Purpose {
+        purpose(!self.is_multicast())
+    }
+
     /// For IPv6 groups, the multicast scope (RFC 4291 §2.7): 1 interface-local,
     /// 2 link-local, 5 site-local, 8 organisation-local, 14 global.
     pub fn scope_v6(&self) -> Option<u8> {
@@ -424,6 +431,16 @@ pub(crate) fn parse_port(p: &str) -> Result<Port, String> {
         .ok()
         .and_then(Port::new)
         .ok_or_else(|| format!("port {n} is out of range (use 1-65535)"))
+}
+
+/// The purpose `--broadcast` (or the builders' `broadcast(true)`) asks for:
+/// what [`Group::check`] checks a group and an interface against.
+pub(crate) fn purpose(broadcast: bool) -> Purpose {
+    if broadcast {
+        Purpose::Broadcast
+    } else {
+        Purpose::Multicast
+    }
 }
 
 #[cfg(test)]

@@ -56,6 +56,7 @@ mod duration;
 mod echo;
 mod error;
 mod escape;
+mod follow;
 mod group;
 mod group_list;
 mod histogram;
@@ -85,6 +86,8 @@ pub use duration::{format_duration, parse_duration, ParseDurationError};
 pub use echo::{answer_probe, EchoCollector, Reply, ReplySocket, RttStats, UnicastEcho};
 pub use error::Error;
 pub use escape::{escape_text, hex, hex_dump};
+// Following an interface through network changes, for recv, send and apps.
+pub use follow::{FollowEvent, Follower, Look, RETRY_AFTER};
 pub use group::{Group, ParseGroupError, Port, Zone};
 pub use group_list::{parse_group_list, parse_groups, GroupList, GroupListError, MAX_GROUPS};
 pub use histogram::{Bucket, Histogram, Percentiles};

@@ -8,8 +8,8 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use mcast::{
-    escape_text, format_duration, hex, hex_dump, unix_time_ns, Datagram, Group, JsonObject,
-    Receiver, ReceiverStats, RecvBatch,
+    escape_text, format_duration, hex, hex_dump, unix_time_ns, Datagram, FollowEvent, Follower,
+    Group, JsonObject, Receiver, ReceiverStats, RecvBatch,
 };
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
@@ -43,9 +43,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
         log::debug!("cannot raise the open-file limit: {e}");
     }
     let (mut receivers, mut unicast_from) = open(&groups, &iface, source, args, common)?;
-    // Follow the interface: re-join when it comes back, changes address or
-    // is recreated; with automatic selection, switch when it disappears.
-    let mut follow = Follow::new(iface, args.iface.is_none(), common);
+    let mut follow = follow(iface, &groups, args, common);
 
     let local: HashSet<IpAddr> = mcast::interfaces()
         .map(|l| {
@@ -86,7 +84,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
         if let Some(d) = deadline {
             wake = wake.min(d);
         }
-        if let Some(d) = follow.watcher.deadline() {
+        if let Some(d) = follow.deadline() {
             wake = wake.min(d);
         }
         let wait = wake.saturating_duration_since(now);
@@ -114,7 +112,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
                 .flat_map(|r| r.fds())
                 .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
                 .collect();
-            if let Some(fd) = follow.watcher.fd() {
+            if let Some(fd) = follow.fd() {
                 fds.push(PollFd::new(fd, PollFlags::POLLIN));
             }
             let ms = mcast::poll_timeout_ms(wait);
@@ -127,7 +125,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
                         .iter()
                         .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
                         .collect();
-                    if follow.watcher.fd().is_some() {
+                    if follow.fd().is_some() {
                         watcher_ready = r.pop().unwrap_or(false);
                     }
                     r
@@ -144,8 +142,12 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
         if look {
             next_watch = now + WATCH_EVERY;
         }
-        if (look && follow.watcher.due(now)) || follow.retry_due() {
-            if let Some(new) = follow.check(common)? {
+        if (look && follow.changed(now)) || follow.retry_due(now) {
+            let seen = follow.look(false);
+            for e in &seen.events {
+                report(e, common)?;
+            }
+            if let Some(new) = seen.reopen {
                 // The new sockets join before the old ones leave (when the
                 // old ones are dropped), so the kernel keeps the membership
                 // and nothing is missed; if they cannot be opened yet (no
@@ -154,9 +156,16 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
                     Ok((r, u)) => {
                         receivers = r;
                         unicast_from = u;
-                        follow.rejoined(common)?;
+                        report(&follow.rejoined(), common)?;
                     }
-                    Err(e) => follow.failed(&e.msg),
+                    Err(e) => {
+                        log::warn!(
+                            "cannot re-join on {} yet: {}; trying again",
+                            follow.interface(),
+                            e.msg
+                        );
+                        follow.failed();
+                    }
                 }
             }
             continue;
@@ -243,21 +252,21 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
                 if left.len() > SAY_EACH {
                     status(
                         common.quiet,
-                        &format!("left {} groups on {}", left.len(), follow.iface),
+                        &format!("left {} groups on {}", left.len(), follow.interface()),
                     );
                 }
                 for g in left {
                     if rx.groups().len() <= SAY_EACH {
                         status(
                             common.quiet,
-                            &format!("left {} on {}", g.addr(), follow.iface),
+                            &format!("left {} on {}", g.addr(), follow.interface()),
                         );
                     }
                     if common.json {
                         line(
                             &JsonObject::typed("left")
                                 .str("group", &g.addr().to_string())
-                                .str("interface", follow.iface.name())
+                                .str("interface", follow.interface().name())
                                 .finish(),
                         )?;
                     }
@@ -312,7 +321,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
         }
     }
     result?;
-    let iface = &follow.iface;
+    let iface = &follow.interface();
     if timed_out {
         let within = args.timeout.map(format_duration).unwrap_or_default();
         let wanted = count.unwrap_or(0);
@@ -383,130 +392,45 @@ fn open(
     Ok((receivers, unicast_from))
 }
 
-/// Follows the receiving interface through network changes.
-struct Follow {
-    iface: mcast::Interface,
-    auto: bool,
-    watcher: mcast::Watcher,
-    /// Whether the interface existed at the last look (a gone interface is
-    /// reported once, not at every notification).
-    present: bool,
-    /// Set when re-joining failed (the interface is missing an address, say):
-    /// try again at most once a second.
-    retry_at: Option<Instant>,
+/// Starts following the receiving interface: re-join when it comes back,
+/// changes address or is recreated; with automatic selection, switch when it
+/// disappears, to an interface fit for multicast or, with `--broadcast`,
+/// broadcast. Says how it watches (a `watching` object in JSON).
+fn follow(iface: mcast::Interface, groups: &[Group], args: &RecvArgs, common: &Common) -> Follower {
+    let family = mcast::Family::of(&groups[0].addr());
+    let f = Follower::new(
+        iface,
+        family,
+        groups[0].purpose(),
+        args.iface.is_none(),
+        mcast::Watcher::new(),
+    );
+    log::info!("following {} with {}", f.interface(), f.mechanism());
+    if common.json {
+        let _ = line(
+            &JsonObject::typed("watching")
+                .str("interface", f.interface().name())
+                .str("mechanism", &f.mechanism().to_string())
+                .finish(),
+        );
+    }
+    f
 }
 
-impl Follow {
-    fn new(iface: mcast::Interface, auto: bool, common: &Common) -> Follow {
-        let watcher = mcast::Watcher::new();
-        log::info!("following {iface} with {}", watcher.mechanism());
-        if common.json {
-            let _ = line(
-                &JsonObject::typed("watching")
-                    .str("interface", iface.name())
-                    .str("mechanism", &watcher.mechanism().to_string())
-                    .finish(),
-            );
-        }
-        Follow {
-            iface,
-            auto,
-            watcher,
-            present: true,
-            retry_at: None,
-        }
+/// Says what the follower saw: a log line, an `interface_event` in JSON.
+fn report(e: &FollowEvent, common: &Common) -> Result<(), CliError> {
+    log::info!("{}: {}", e.interface.name(), e.detail);
+    if common.json {
+        line(
+            &JsonObject::typed("interface_event")
+                .str("interface", e.interface.name())
+                .int("index", e.interface.index().get())
+                .str("event", e.kind)
+                .str("detail", &e.detail)
+                .finish(),
+        )?;
     }
-
-    fn retry_due(&self) -> bool {
-        self.retry_at.is_some_and(|t| Instant::now() >= t)
-    }
-
-    fn failed(&mut self, why: &str) {
-        log::warn!("cannot re-join on {} yet: {why}; trying again", self.iface);
-        self.retry_at = Some(Instant::now() + Duration::from_secs(1));
-    }
-
-    fn event(&self, what: &str, detail: &str, common: &Common) -> Result<(), CliError> {
-        log::info!("{}: {detail}", self.iface.name());
-        if common.json {
-            line(
-                &JsonObject::typed("interface_event")
-                    .str("interface", self.iface.name())
-                    .int("index", self.iface.index().get())
-                    .str("event", what)
-                    .str("detail", detail)
-                    .finish(),
-            )?;
-        }
-        Ok(())
-    }
-
-    /// Looks at the interfaces again; returns the interface to re-join on
-    /// when the receivers must be rebuilt.
-    fn check(&mut self, common: &Common) -> Result<Option<mcast::Interface>, CliError> {
-        let retrying = self.retry_at.take().is_some();
-        let Ok(list) = mcast::interfaces() else {
-            return Ok(None);
-        };
-        let now = list.iter().find(|i| i.name() == self.iface.name()).cloned();
-        let changes = if self.present || now.is_some() {
-            mcast::changes(Some(&self.iface), now.as_ref())
-        } else {
-            Vec::new()
-        };
-        self.present = now.is_some();
-        if let Some(n) = &now {
-            // Events name the interface as it is now (a recreated one by its
-            // new index).
-            self.iface = n.clone();
-        }
-        for c in &changes {
-            self.event(c.kind(), &c.to_string(), common)?;
-        }
-        match now {
-            Some(n) => {
-                let rebuild = retrying
-                    || changes
-                        .iter()
-                        .any(|c| !matches!(c, mcast::Change::Down | mcast::Change::Gone));
-                self.iface = n;
-                Ok((rebuild && mcast::is_usable(&self.iface)).then(|| self.iface.clone()))
-            }
-            None if self.auto => {
-                let family = self
-                    .iface
-                    .addresses()
-                    .first()
-                    .map_or(mcast::Family::V4, mcast::Address::family);
-                let pick = mcast::select(&list, family, mcast::Purpose::Multicast);
-                match pick.chosen() {
-                    Some(alt) => {
-                        let detail = format!(
-                            "{} is gone; switching to {alt}: {}",
-                            self.iface.name(),
-                            pick.reason()
-                        );
-                        self.event("switched", &detail, common)?;
-                        self.iface = alt.clone();
-                        Ok(Some(alt.clone()))
-                    }
-                    None => {
-                        self.retry_at = Some(Instant::now() + Duration::from_secs(1));
-                        Ok(None)
-                    }
-                }
-            }
-            // Named and gone: wait for it to come back (the old snapshot
-            // keeps its name, so its return shows up as a change).
-            None => Ok(None),
-        }
-    }
-
-    fn rejoined(&mut self, common: &Common) -> Result<(), CliError> {
-        self.retry_at = None;
-        let detail = format!("re-joined on {}", self.iface);
-        self.event("rejoined", &detail, common)
-    }
+    Ok(())
 }
 
 /// Says what was joined: a status line, and `joined` objects in JSON.
