@@ -8,13 +8,16 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use mcast::{
-    escape_text, format_duration, hex, hex_dump, unix_time_ns, Datagram, FollowEvent, Follower,
-    Group, JsonObject, Receiver, ReceiverStats, RecvBatch,
+    format_duration, unix_time_ns, Datagram, Follower, Group, JsonObject, Receiver, ReceiverStats,
+    RecvBatch,
 };
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use super::output::{line, plural, status, CliError, Utc};
+use super::output::{line, status, CliError};
 use super::{signals, targets, Common, RecvArgs};
+use render::{announce, print, report, summary, tick};
+
+mod render;
 
 /// The largest UDP payload (65,535 − 8 − 20); a larger buffer is never needed.
 const MAX_DATAGRAM: usize = 65_535;
@@ -45,13 +48,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
     let (mut receivers, mut unicast_from) = open(&groups, &iface, source, args, common)?;
     let mut follow = follow(iface, &groups, args, common);
 
-    let local: HashSet<IpAddr> = mcast::interfaces()
-        .map(|l| {
-            l.iter()
-                .flat_map(|i| i.addresses().iter().map(|a| a.ip()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let local = local_addresses();
     let mut stats = ReceiverStats::new(&groups);
     let count = (args.count > 0).then_some(args.count);
     let start = Instant::now();
@@ -62,20 +59,20 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
     let mut batch = RecvBatch::new(BATCH);
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut reply = vec![0u8; MAX_DATAGRAM];
-    let (mut packets, mut bytes, mut probes) = (0u64, 0u64, 0u64);
-    let mut sources: HashSet<IpAddr> = HashSet::new();
-    let mut last_source: Option<IpAddr> = None;
-    let mut delay_shown = args.assume_synced_clocks;
+    let mut tally = Tally {
+        delay_shown: args.assume_synced_clocks,
+        ..Tally::default()
+    };
     let mut result = Ok(());
-    'run: while count.is_none_or(|c| packets < c) && !signals::interrupted() {
+    'run: while count.is_none_or(|c| tally.packets < c) && !signals::interrupted() {
         let now = Instant::now();
         if deadline.is_some_and(|d| now >= d) {
             break;
         }
         if now >= next_tick {
             next_tick += Duration::from_secs(1);
-            if probes > 0 {
-                tick(&mut stats, live, common.json, delay_shown)?;
+            if tally.probes > 0 {
+                tick(&mut stats, live, common.json, tally.delay_shown)?;
             }
         }
         // Wake at least at the next status tick, to notice a signal that
@@ -95,46 +92,20 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
         // unicast answerers, or more groups than one socket may join), one
         // poll over all of them.
         let single = receivers.len() == 1 && receivers[0].fds().len() == 1;
-        let mut prefilled = false;
-        let mut watcher_ready = false;
-        let ready: Vec<bool> = if single {
-            match receivers[0].recv_batch_wait(&mut batch) {
-                Ok(_) => prefilled = true,
-                Err(e) => {
-                    result = Err(CliError::from(e));
-                    break;
-                }
-            }
-            vec![true]
+        let woken = if single {
+            receivers[0]
+                .recv_batch_wait(&mut batch)
+                .map(|_| Some(Woken::prefilled()))
+                .map_err(CliError::from)
         } else {
-            let mut fds: Vec<PollFd<'_>> = receivers
-                .iter()
-                .flat_map(|r| r.fds())
-                .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
-                .collect();
-            if let Some(fd) = follow.fd() {
-                fds.push(PollFd::new(fd, PollFlags::POLLIN));
-            }
-            let ms = mcast::poll_timeout_ms(wait);
-            match poll(
-                &mut fds,
-                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-            ) {
-                Ok(_) => {
-                    let mut r: Vec<bool> = fds
-                        .iter()
-                        .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-                        .collect();
-                    if follow.fd().is_some() {
-                        watcher_ready = r.pop().unwrap_or(false);
-                    }
-                    r
-                }
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => {
-                    result = Err(CliError::failure(format!("cannot wait for datagrams: {e}")));
-                    break;
-                }
+            wait_for(&receivers, &follow, wait)
+        };
+        let (ready, mut prefilled, watcher_ready) = match woken {
+            Ok(Some(w)) => (w.ready, w.prefilled, w.watcher),
+            Ok(None) => continue,
+            Err(e) => {
+                result = Err(e);
+                break;
             }
         };
         let now = Instant::now();
@@ -143,31 +114,15 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
             next_watch = now + WATCH_EVERY;
         }
         if (look && follow.changed(now)) || follow.retry_due(now) {
-            let seen = follow.look(false);
-            for e in &seen.events {
-                report(e, common)?;
-            }
-            if let Some(new) = seen.reopen {
-                // The new sockets join before the old ones leave (when the
-                // old ones are dropped), so the kernel keeps the membership
-                // and nothing is missed; if they cannot be opened yet (no
-                // address on the interface, say), the old ones stay.
-                match open(&groups, &new, source, args, common) {
-                    Ok((r, u)) => {
-                        receivers = r;
-                        unicast_from = u;
-                        report(&follow.rejoined(), common)?;
-                    }
-                    Err(e) => {
-                        log::warn!(
-                            "cannot re-join on {} yet: {}; trying again",
-                            follow.interface(),
-                            e.msg
-                        );
-                        follow.failed();
-                    }
-                }
-            }
+            rejoin(
+                &mut follow,
+                &mut receivers,
+                &mut unicast_from,
+                &groups,
+                source,
+                args,
+                common,
+            )?;
             continue;
         }
         // `ready` lists the sockets of every receiver in turn.
@@ -195,18 +150,12 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
                     for (d, payload) in batch.iter() {
                         // The kernel's receive time where there is one.
                         let arrival = d.kernel_time_ns().unwrap_or_else(unix_time_ns);
-                        packets += 1;
-                        bytes += d.size() as u64;
-                        // Streams come in runs from one source: hash only on a change.
-                        if last_source != Some(d.source().ip()) {
-                            last_source = Some(d.source().ip());
-                            sources.insert(d.source().ip());
-                        }
+                        tally.datagram(d);
                         let group = rx.group_of(d);
                         match stats.on_datagram(group, d.source(), payload, arrival) {
                             Ok(_) => {
-                                probes += 1;
-                                delay_shown |= local.contains(&d.source().ip());
+                                tally.probes += 1;
+                                tally.delay_shown |= local.contains(&d.source().ip());
                                 if args.echo {
                                     echo(rx, d, payload, &mut reply);
                                 }
@@ -218,7 +167,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
                                 }
                             }
                         }
-                        if count.is_some_and(|c| packets >= c) {
+                        if count.is_some_and(|c| tally.packets >= c) {
                             break 'run;
                         }
                     }
@@ -236,7 +185,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
             }
         }
     }
-    if live && probes > 0 {
+    if live && tally.probes > 0 {
         // End the status line.
         let _ = writeln!(std::io::stderr());
     }
@@ -244,7 +193,183 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
     let secs = start.elapsed().as_secs_f64();
     // Leave explicitly on every path, so the leave reports go out now.
     receivers.truncate(unicast_from);
-    for rx in &mut receivers {
+    leave(&mut receivers, follow.interface(), args, common)?;
+    // The pipe may be closed: then say nothing more.
+    if result.as_ref().is_err_and(|e| e.msg.is_empty()) {
+        return result.map(|()| false);
+    }
+    let timed_out = !interrupted && count.is_some_and(|c| tally.packets < c) && result.is_ok();
+    let end = End {
+        secs,
+        interrupted,
+        timed_out,
+    };
+    summary(&tally, &mut stats, &receivers, &end, common)?;
+    result?;
+    if timed_out {
+        return Err(nothing_arrived(
+            &groups,
+            follow.interface(),
+            tally.packets,
+            count.unwrap_or(0),
+            args,
+        ));
+    }
+    Ok(interrupted)
+}
+
+/// Looks at the interfaces again (the watcher has news, or a retry is
+/// due): reports what changed and, when the follower says so, re-opens the
+/// receivers on the interface it names.
+fn rejoin(
+    follow: &mut Follower,
+    receivers: &mut Vec<Receiver>,
+    unicast_from: &mut usize,
+    groups: &[Group],
+    source: Option<IpAddr>,
+    args: &RecvArgs,
+    common: &Common,
+) -> Result<(), CliError> {
+    let seen = follow.look(false);
+    for e in &seen.events {
+        report(e, common)?;
+    }
+    if let Some(new) = seen.reopen {
+        // The new sockets join before the old ones leave (when the
+        // old ones are dropped), so the kernel keeps the membership
+        // and nothing is missed; if they cannot be opened yet (no
+        // address on the interface, say), the old ones stay.
+        match open(groups, &new, source, args, common) {
+            Ok((r, u)) => {
+                *receivers = r;
+                *unicast_from = u;
+                report(&follow.rejoined(), common)?;
+            }
+            Err(e) => {
+                log::warn!(
+                    "cannot re-join on {} yet: {}; trying again",
+                    follow.interface(),
+                    e.msg
+                );
+                follow.failed();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What arrived: the figures of the summary line.
+#[derive(Debug, Default)]
+struct Tally {
+    packets: u64,
+    bytes: u64,
+    /// Of the packets, the probes (counted in the statistics, not printed).
+    probes: u64,
+    sources: HashSet<IpAddr>,
+    last_source: Option<IpAddr>,
+    /// Whether one-way delays mean something: a probe came from this host,
+    /// or `--assume-synced-clocks`.
+    delay_shown: bool,
+}
+
+impl Tally {
+    fn datagram(&mut self, d: &Datagram) {
+        self.packets += 1;
+        self.bytes += d.size() as u64;
+        // Streams come in runs from one source: hash only on a change.
+        if self.last_source != Some(d.source().ip()) {
+            self.last_source = Some(d.source().ip());
+            self.sources.insert(d.source().ip());
+        }
+    }
+}
+
+/// How the run ended, for the summary.
+struct End {
+    secs: f64,
+    interrupted: bool,
+    timed_out: bool,
+}
+
+/// The addresses of this host: a probe from one of them shares our clock,
+/// so its one-way delay means something.
+fn local_addresses() -> HashSet<IpAddr> {
+    mcast::interfaces()
+        .map(|l| {
+            l.iter()
+                .flat_map(|i| i.addresses().iter().map(|a| a.ip()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What one wait over several sockets found.
+struct Woken {
+    /// Per socket of every receiver in turn, whether it is readable.
+    ready: Vec<bool>,
+    /// Whether the (single) socket's batch already holds datagrams.
+    prefilled: bool,
+    /// Whether the interface watcher has news.
+    watcher: bool,
+}
+
+impl Woken {
+    /// The single socket was read while waiting.
+    fn prefilled() -> Woken {
+        Woken {
+            ready: vec![true],
+            prefilled: true,
+            watcher: false,
+        }
+    }
+}
+
+/// One poll over every receiver's sockets and the watcher's, for up to
+/// `wait`; `None` when a signal interrupted it.
+fn wait_for(
+    receivers: &[Receiver],
+    follow: &Follower,
+    wait: Duration,
+) -> Result<Option<Woken>, CliError> {
+    let mut fds: Vec<PollFd<'_>> = receivers
+        .iter()
+        .flat_map(|r| r.fds())
+        .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+        .collect();
+    if let Some(fd) = follow.fd() {
+        fds.push(PollFd::new(fd, PollFlags::POLLIN));
+    }
+    let ms = mcast::poll_timeout_ms(wait);
+    match poll(
+        &mut fds,
+        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+    ) {
+        Ok(_) => {
+            let mut ready: Vec<bool> = fds
+                .iter()
+                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                .collect();
+            let watcher = follow.fd().is_some() && ready.pop().unwrap_or(false);
+            Ok(Some(Woken {
+                ready,
+                prefilled: false,
+                watcher,
+            }))
+        }
+        Err(nix::errno::Errno::EINTR) => Ok(None),
+        Err(e) => Err(CliError::failure(format!("cannot wait for datagrams: {e}"))),
+    }
+}
+
+/// Leaves every group: a status line per group (or one for many), `left`
+/// objects in JSON.
+fn leave(
+    receivers: &mut [Receiver],
+    iface: &mcast::Interface,
+    args: &RecvArgs,
+    common: &Common,
+) -> Result<(), CliError> {
+    for rx in receivers.iter_mut() {
         let left: Vec<Group> = rx.groups().to_vec();
         match rx.leave() {
             Ok(()) if !args.broadcast => {
@@ -252,21 +377,18 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
                 if left.len() > SAY_EACH {
                     status(
                         common.quiet,
-                        &format!("left {} groups on {}", left.len(), follow.interface()),
+                        &format!("left {} groups on {}", left.len(), iface),
                     );
                 }
                 for g in left {
                     if rx.groups().len() <= SAY_EACH {
-                        status(
-                            common.quiet,
-                            &format!("left {} on {}", g.addr(), follow.interface()),
-                        );
+                        status(common.quiet, &format!("left {} on {}", g.addr(), iface));
                     }
                     if common.json {
                         line(
                             &JsonObject::typed("left")
                                 .str("group", &g.addr().to_string())
-                                .str("interface", follow.interface().name())
+                                .str("interface", iface.name())
                                 .finish(),
                         )?;
                     }
@@ -276,74 +398,38 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
             Err(e) => log::warn!("{e}"),
         }
     }
-    // The pipe may be closed: then say nothing more.
-    if result.as_ref().is_err_and(|e| e.msg.is_empty()) {
-        return result.map(|()| false);
-    }
-    let timed_out = !interrupted && count.is_some_and(|c| packets < c) && result.is_ok();
-    let filtered: u64 = receivers.iter().map(Receiver::filtered).sum();
-    let kernel_drops: u64 = receivers.iter().map(Receiver::kernel_drops).sum();
-    let now_ns = unix_time_ns();
-    if common.json {
-        let obj = JsonObject::typed("summary")
-            .str("role", "recv")
-            .int("packets", packets)
-            .int("bytes", bytes)
-            .num("duration_s", (secs * 1000.0).round() / 1000.0)
-            .int("sources", sources.len() as u64)
-            .int("filtered", filtered)
-            .int("kernel_drops", kernel_drops)
-            .bool("interrupted", interrupted)
-            .bool("timed_out", timed_out);
-        let obj = if probes > 0 {
-            stats.add_summary_fields(obj, now_ns, delay_shown)
-        } else {
-            obj
-        };
-        line(&obj.finish())?;
+    Ok(())
+}
+
+/// Why a run with a count ended short: nothing arrived, with the likely
+/// causes, or how much did.
+fn nothing_arrived(
+    groups: &[Group],
+    iface: &mcast::Interface,
+    packets: u64,
+    wanted: u64,
+    args: &RecvArgs,
+) -> CliError {
+    let within = args.timeout.map(format_duration).unwrap_or_default();
+    let what = if groups.len() == 1 {
+        groups[0].to_string()
     } else {
-        if probes > 0 {
-            for l in stats.table(now_ns, delay_shown) {
-                line(&l)?;
-            }
-        }
-        line(&format!(
-            "received {}, {bytes} bytes in {secs:.1} s from {}",
-            plural(packets, "packet", "packets"),
-            plural(sources.len() as u64, "source", "sources"),
-        ))?;
-        if kernel_drops > 0 {
-            line(&format!(
-                "{} dropped by this host's receive buffer (SO_RXQ_OVFL): lost here, not on \
-                 the path; a larger --rcvbuf or a faster reader helps",
-                plural(kernel_drops, "datagram was", "datagrams were")
-            ))?;
-        }
-    }
-    result?;
-    let iface = &follow.interface();
-    if timed_out {
-        let within = args.timeout.map(format_duration).unwrap_or_default();
-        let wanted = count.unwrap_or(0);
-        let what = if groups.len() == 1 {
-            groups[0].to_string()
-        } else {
-            format!("{} groups", groups.len())
-        };
-        return Err(CliError::failure(if packets == 0 {
-            format!(
-                "nothing arrived on {what} via {iface} within {within}. Likely causes: the sender \
-                 uses another interface or link (check -i on both sides); a firewall drops the \
-                 group's UDP port {} or IGMP/MLD; the access point isolates clients or filters \
-                 multicast (IGMP snooping without a querier); the sender's TTL is too low for the \
-                 path; on Android, no app holds a Wi-Fi MulticastLock",
-                groups[0].port()
-            )
-        } else {
-            format!("only {packets} of {wanted} datagrams arrived on {what} via {iface} within {within}")
-        }));
-    }
-    Ok(interrupted)
+        format!("{} groups", groups.len())
+    };
+    CliError::failure(if packets == 0 {
+        format!(
+            "nothing arrived on {what} via {iface} within {within}. Likely causes: the sender \
+             uses another interface or link (check -i on both sides); a firewall drops the \
+             group's UDP port {} or IGMP/MLD; the access point isolates clients or filters \
+             multicast (IGMP snooping without a querier); the sender's TTL is too low for the \
+             path; on Android, no app holds a Wi-Fi MulticastLock",
+            groups[0].port()
+        )
+    } else {
+        format!(
+            "only {packets} of {wanted} datagrams arrived on {what} via {iface} within {within}"
+        )
+    })
 }
 
 /// Opens one receiver per port on `iface` (a socket bound to one port joins
@@ -417,174 +503,9 @@ fn follow(iface: mcast::Interface, groups: &[Group], args: &RecvArgs, common: &C
     f
 }
 
-/// Says what the follower saw: a log line, an `interface_event` in JSON.
-fn report(e: &FollowEvent, common: &Common) -> Result<(), CliError> {
-    log::info!("{}: {}", e.interface.name(), e.detail);
-    if common.json {
-        line(
-            &JsonObject::typed("interface_event")
-                .str("interface", e.interface.name())
-                .int("index", e.interface.index().get())
-                .str("event", e.kind)
-                .str("detail", &e.detail)
-                .finish(),
-        )?;
-    }
-    Ok(())
-}
-
-/// Says what was joined: a status line, and `joined` objects in JSON.
-fn announce(
-    receivers: &[Receiver],
-    source: Option<IpAddr>,
-    args: &RecvArgs,
-    common: &Common,
-) -> Result<(), CliError> {
-    for rx in receivers {
-        let iface = rx.interface();
-        let how = rx.mechanism().map_or("broadcast", |m| m.as_str());
-        for g in rx.groups() {
-            if common.json {
-                line(
-                    &JsonObject::typed("joined")
-                        .str("group", &g.addr().to_string())
-                        .int("port", g.port().get())
-                        .str("interface", iface.name())
-                        .int("index", iface.index().get())
-                        .opt_str("source_filter", source.map(|s| s.to_string()).as_deref())
-                        .opt_str("source_filter_by", rx.source_filter_by())
-                        .bool("broadcast", args.broadcast)
-                        .str("mechanism", how)
-                        .int("rcvbuf", rx.recv_buffer_size().unwrap_or(0) as u64)
-                        .finish(),
-                )?;
-            }
-        }
-        let filter = match (source, rx.source_filter_by()) {
-            (Some(s), Some("mcast")) => format!(
-                " from source {s} only (filtered by mcast: this system has no source-specific join)"
-            ),
-            (Some(s), _) => format!(" from source {s} only"),
-            (None, _) => String::new(),
-        };
-        let what = match rx.groups() {
-            [g] => g.to_string(),
-            [first, .., last] => format!("{} groups, {} … {}", rx.groups().len(), first, last),
-            [] => String::new(),
-        };
-        if args.broadcast {
-            status(
-                common.quiet,
-                &format!("listening for broadcasts to {what} on {iface}"),
-            );
-        } else {
-            status(
-                common.quiet,
-                &format!(
-                    "listening on {what}{filter}, joined on {iface} with {how}{}",
-                    match rx.memberships_per_socket() {
-                        Some(n) => format!(
-                            ", on {} sockets of up to {} each (the kernel's limit per socket)",
-                            rx.socket_count(),
-                            plural(n as u64, "membership", "memberships")
-                        ),
-                        None => String::new(),
-                    }
-                ),
-            );
-        }
-    }
-    Ok(())
-}
-
 /// Answers a probe by unicast to its sender (see [`mcast::answer_probe`]).
 fn echo(rx: &Receiver, d: &Datagram, payload: &[u8], reply: &mut [u8]) {
     if let Err(e) = mcast::answer_probe(rx, d, payload, reply) {
         log::warn!("{e}");
-    }
-}
-
-/// The once-a-second report: a status line on a terminal, a `stats` object
-/// in JSON.
-fn tick(
-    stats: &mut ReceiverStats,
-    live: bool,
-    json: bool,
-    show_delay: bool,
-) -> Result<(), CliError> {
-    let now_ns = unix_time_ns();
-    if json {
-        return line(&stats.stats_json(now_ns, show_delay).finish());
-    }
-    if !live {
-        return Ok(());
-    }
-    let snaps = stats.interval_snapshot(now_ns);
-    let mut parts = Vec::new();
-    for g in stats.groups() {
-        let (pps, mbps) = snaps
-            .iter()
-            .filter(|s| s.key.group == g.group)
-            .fold((0.0, 0.0), |(p, m), s| {
-                (p + s.interval.pps(), m + s.interval.mbps())
-            });
-        parts.push(format!(
-            "{} {pps:.0} pps {mbps:.2} Mbit/s rx {} loss {:.2}%",
-            g.group,
-            g.counts.received,
-            g.counts.loss_percent()
-        ));
-    }
-    let mut err = std::io::stderr().lock();
-    let _ = write!(err, "\r\x1b[K{}", parts.join(" | "));
-    let _ = err.flush();
-    Ok(())
-}
-
-fn print(d: &Datagram, payload: &[u8], as_hex: bool, json: bool) -> Result<(), CliError> {
-    // The kernel's receive time where there is one.
-    let now = d.kernel_time_ns().map_or_else(Utc::now, Utc::from_unix_ns);
-    if json {
-        let text = std::str::from_utf8(payload).ok();
-        return line(
-            &JsonObject::typed("message")
-                .str("time", &now.rfc3339())
-                .int("unix_ns", now.unix_ns() as i128)
-                .str("source", &d.source().to_string())
-                .opt_str(
-                    "destination",
-                    d.destination().map(|a| a.to_string()).as_deref(),
-                )
-                .int("bytes", d.size() as u64)
-                .bool("truncated", d.truncated())
-                .opt_str("text", text)
-                .str("hex", &hex(payload))
-                .finish(),
-        );
-    }
-    let trunc = if d.truncated() {
-        format!(" (truncated to {})", d.len())
-    } else {
-        String::new()
-    };
-    if as_hex {
-        line(&format!(
-            "{} {} {} bytes{trunc}",
-            now.clock(),
-            d.source(),
-            d.size()
-        ))?;
-        for l in hex_dump(payload) {
-            line(&format!("  {l}"))?;
-        }
-        Ok(())
-    } else {
-        line(&format!(
-            "{} {} {} bytes{trunc}: {}",
-            now.clock(),
-            d.source(),
-            d.size(),
-            escape_text(payload)
-        ))
     }
 }
