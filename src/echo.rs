@@ -105,7 +105,7 @@ impl RttStats {
         self.sum / self.received.max(1) as f64
     }
 
-    /// Mean deviation as ping(8) computes it: sqrt(E[x²] − E[x]²).
+    /// Mean deviation as ping(8) computes it: `sqrt(E[x²] − E[x]²)`.
     pub fn mdev(&self) -> f64 {
         let n = self.received.max(1) as f64;
         (self.sum_sq / n - (self.sum / n).powi(2)).max(0.0).sqrt()
@@ -130,7 +130,7 @@ pub struct Reply {
 }
 
 /// Where echo replies are read from: a [`Sender`] (replies to multicast
-/// probes) or a [`UnicastEcho`] socket. Implemented by this crate only.
+/// probes) or a [`UnicastEcho`] socket (unicast probes to one peer).
 pub trait ReplySocket: AsFd {
     /// One waiting reply with its kernel receive time, without blocking;
     /// `None` when nothing is waiting.

@@ -44,7 +44,9 @@ pub struct Look {
     pub reopen: Option<Interface>,
 }
 
-/// Follows one interface: see the [module](self) documentation.
+/// Follows one interface through network changes: keeps its last
+/// snapshot, asks the platform [`Watcher`] when to look again, and decides
+/// whether to re-open and on which interface ([`Follower::decide`]).
 #[derive(Debug)]
 pub struct Follower {
     iface: Interface,

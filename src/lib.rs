@@ -81,8 +81,8 @@ pub use analysis::{
 };
 pub use basic_rate::{BasicRateDetector, RateFinding};
 pub use dtim::{DtimBursts, DtimDetector, BEACON_INTERVAL_NS};
-// The echo protocol of `recv --echo`, `ping` and `doctor --peer`.
 pub use duration::{format_duration, parse_duration, ParseDurationError};
+// The echo protocol of `recv --echo`, `ping` and `doctor --peer`.
 pub use echo::{answer_probe, EchoCollector, Reply, ReplySocket, RttStats, UnicastEcho};
 pub use error::Error;
 pub use escape::{escape_text, hex, hex_dump};

@@ -28,14 +28,13 @@ fn broadcast_receiver_switches_to_a_broadcast_only_interface() {
         return;
     }
     let rcv = Netns::new("frcv");
-    let wifi = Netns::new("fwifi");
-    let wired = Netns::new("fwired");
-    veth(&wifi, "eth0", &rcv, "wlan0");
-    veth(&wired, "eth0", &rcv, "eth0");
-    addr(&wifi, "eth0", "198.18.61.1/24");
-    addr(&rcv, "wlan0", "198.18.61.2/24");
-    addr(&wired, "eth0", "198.18.62.1/24");
-    addr(&rcv, "eth0", "198.18.62.2/24");
+    let [wifi, wired] = ["fwifi", "fwired"].map(Netns::new);
+    // Link n: the peer's eth0 198.18.6n.1 to the receiver's `dev` 198.18.6n.2.
+    for (n, peer, dev) in [(1, &wifi, "wlan0"), (2, &wired, "eth0")] {
+        veth(peer, "eth0", &rcv, dev);
+        addr(peer, "eth0", &format!("198.18.6{n}.1/24"));
+        addr(&rcv, dev, &format!("198.18.6{n}.2/24"));
+    }
     // Broadcast works on eth0, multicast does not: the two purposes choose
     // differently once wlan0 is gone.
     rcv.ip(&["link", "set", "eth0", "multicast", "off"]);
