@@ -161,9 +161,12 @@ fn errors_name_the_value_and_the_forms() {
 
 #[test]
 fn a_group_needs_the_purpose_of_its_address() {
-    assert_eq!(g("239.1.1.1").purpose(), Purpose::Multicast);
-    assert_eq!(g("[ff05::1]:5000").purpose(), Purpose::Multicast);
-    assert_eq!(g("255.255.255.255").purpose(), Purpose::Broadcast);
+    for (group, broadcast) in [
+        ("239.1.1.1", false),
+        ("[ff05::1]:5000", false),
+        ("10.0.0.255", true),
+    ] {
+        assert_eq!(g(group).purpose(), purpose(broadcast), "{group}");
+    }
     assert_eq!(purpose(true), Purpose::Broadcast);
-    assert_eq!(purpose(false), Purpose::Multicast);
 }
