@@ -53,8 +53,10 @@ mod analysis;
 mod basic_rate;
 mod dtim;
 mod duration;
+mod echo;
 mod error;
 mod escape;
+mod follow;
 mod group;
 mod group_list;
 mod histogram;
@@ -71,6 +73,7 @@ mod sockopt;
 mod stats;
 #[cfg(test)]
 mod test_rng;
+mod wait;
 
 pub use analysis::{
     DelayMissing, DelayPolicy, Figures, RecordAnalysis, RecordAnalyzer, RecordStream,
@@ -79,8 +82,12 @@ pub use analysis::{
 pub use basic_rate::{BasicRateDetector, RateFinding};
 pub use dtim::{DtimBursts, DtimDetector, BEACON_INTERVAL_NS};
 pub use duration::{format_duration, parse_duration, ParseDurationError};
+// The echo protocol of `recv --echo`, `ping` and `doctor --peer`.
+pub use echo::{answer_probe, EchoCollector, Reply, ReplySocket, RttStats, UnicastEcho};
 pub use error::Error;
 pub use escape::{escape_text, hex, hex_dump};
+// Following an interface through network changes, for recv, send and apps.
+pub use follow::{FollowEvent, Follower, Look, RETRY_AFTER};
 pub use group::{Group, ParseGroupError, Port, Zone};
 pub use group_list::{parse_group_list, parse_groups, GroupList, GroupListError, MAX_GROUPS};
 pub use histogram::{Bucket, Histogram, Percentiles};
@@ -108,3 +115,5 @@ pub use stats::{
     stream_table, Arrival, GroupStats, OneWayDelay, ProbeCounts, ReceiverStats, StreamKey,
     StreamSnapshot, StreamStats, Throughput, MAX_STREAMS, REORDER_WINDOW,
 };
+// Deadlines to poll(2) timeouts, for the library and the command.
+pub use wait::{poll_timeout_ms, poll_timeout_until};

@@ -250,6 +250,27 @@ impl Probe {
             flags: ProbeFlags(flags),
         })
     }
+
+    /// Writes the echo reply to the probe datagram `payload` into `out`: the
+    /// same bytes (header, any later header fields and the padding) with
+    /// [`ProbeFlags::ECHO_REPLY`] added, so the prober matches it by sender
+    /// id and sequence and times it by the send time it wrote. Returns the
+    /// reply's length.
+    ///
+    /// `None` when `payload` is not a probe this module reads, is itself an
+    /// echo reply (replies are never answered, so two echoers cannot loop),
+    /// or does not fit in `out`.
+    pub fn echo_reply_into(payload: &[u8], out: &mut [u8]) -> Option<usize> {
+        let p = Probe::decode(payload).ok()?;
+        if p.flags.contains(ProbeFlags::ECHO_REPLY) {
+            return None;
+        }
+        let reply = out.get_mut(..payload.len())?;
+        reply.copy_from_slice(payload);
+        // Byte 5 holds the flags (see the probe format).
+        reply[5] = p.flags.with(ProbeFlags::ECHO_REPLY).bits();
+        Some(payload.len())
+    }
 }
 
 /// The big-endian u64 at `at`; 0 if the slice is too short (callers check the

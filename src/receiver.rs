@@ -14,10 +14,10 @@ use nix::sys::socket::{self as nixsock, sockopt};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 
 use crate::error::Error;
+use crate::group::purpose;
 use crate::group::Group;
 use crate::limits;
 use crate::recvmsg::{self, Meta, RecvBatch};
-use crate::sender::purpose;
 use crate::sockopt as raw;
 
 /// The socket call that made a membership.

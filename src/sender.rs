@@ -9,7 +9,7 @@ use mcast_platform::Interface;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::error::Error;
-use crate::group::Group;
+use crate::group::{purpose, Group};
 use crate::sockopt;
 
 /// Datagrams per send(2) with segmentation offload.
@@ -297,15 +297,6 @@ impl SenderBuilder {
             }
             Err(e) => Err(Error::io(format!("set IPV6_MULTICAST_IF {on}"), e)),
         }
-    }
-}
-
-/// The purpose a builder's broadcast switch stands for.
-pub(crate) fn purpose(broadcast: bool) -> mcast_platform::Purpose {
-    if broadcast {
-        mcast_platform::Purpose::Broadcast
-    } else {
-        mcast_platform::Purpose::Multicast
     }
 }
 

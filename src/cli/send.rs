@@ -31,8 +31,9 @@ fn refused_from_the_start(sent_any: bool, refused: bool, elapsed: Duration) -> b
 struct Link<'a> {
     senders: Vec<Sender>,
     groups: Vec<mcast::Group>,
-    iface: mcast::Interface,
-    auto: bool,
+    /// Which interface to reopen on (by name; with automatic selection,
+    /// another one fit for the purpose when it is gone).
+    follow: mcast::Follower,
     args: &'a SendArgs,
     /// Datagrams that could not be sent.
     errors: u64,
@@ -92,10 +93,13 @@ impl<'a> Link<'a> {
             self.checked_at = now;
             let up = mcast::interfaces()
                 .ok()
-                .and_then(|l| l.into_iter().find(|i| i.name() == self.iface.name()))
+                .and_then(|l| {
+                    l.into_iter()
+                        .find(|i| i.name() == self.follow.interface().name())
+                })
                 .is_some_and(|i| mcast::is_usable(&i));
             if !up && self.path_up {
-                self.last_error = format!("{} is down", self.iface);
+                self.last_error = format!("{} is down", self.follow.interface());
                 self.rebuild_at.get_or_insert(now);
             }
             self.path_up = up;
@@ -170,7 +174,7 @@ impl<'a> Link<'a> {
                 "this host refused every datagram for {}: {e}; find the rule with `mcast doctor \
                  {group} -i {}`",
                 mcast::format_duration(REFUSED_FOR),
-                self.iface.name()
+                self.follow.interface().name()
             )));
         }
         let now = Instant::now();
@@ -197,30 +201,17 @@ impl<'a> Link<'a> {
     /// automatic selection, another one if it is gone).
     fn rebuild(&mut self) {
         self.rebuild_at = Some(Instant::now() + Duration::from_secs(1));
-        let Ok(list) = mcast::interfaces() else {
-            return;
-        };
-        let family = mcast::Family::of(&self.groups[0].addr());
-        let purpose = if self.args.broadcast {
-            mcast::Purpose::Broadcast
-        } else {
-            mcast::Purpose::Multicast
-        };
-        let found = list.iter().find(|i| i.name() == self.iface.name()).cloned();
-        let iface = match found {
-            Some(i) => i,
-            None if self.auto => match mcast::select(&list, family, purpose).chosen() {
-                Some(alt) => {
-                    log::info!("{} is gone; switching to {alt}", self.iface.name());
-                    alt.clone()
-                }
-                None => return,
-            },
-            None => return,
-        };
-        if !mcast::is_usable(&iface) {
-            return;
+        let old = self.follow.interface().clone();
+        let look = self.follow.look(true);
+        for e in &look.events {
+            match e.kind {
+                "switched" => log::info!("{}", e.detail),
+                _ => log::debug!("{}: {}", e.interface.name(), e.detail),
+            }
         }
+        let Some(iface) = look.reopen else {
+            return;
+        };
         // Keep the source ports, so receivers see the same streams go on.
         let ports: Vec<u16> = self.senders.iter().map(|s| s.local_addr().port()).collect();
         self.senders.clear();
@@ -233,7 +224,6 @@ impl<'a> Link<'a> {
                     s[0].local_addr()
                 );
                 self.senders = s;
-                self.iface = iface;
                 self.rebuild_at = None;
                 self.path_up = true;
                 self.checked_at = Instant::now();
@@ -241,7 +231,7 @@ impl<'a> Link<'a> {
             Err(e) => {
                 log::debug!("cannot reopen the senders yet: {e}");
                 // Keep trying with the old interface's senders meanwhile.
-                if let Ok(s) = Link::open(&self.groups, &self.iface, self.args, &ports) {
+                if let Ok(s) = Link::open(&self.groups, &old, self.args, &ports) {
                     self.senders = s;
                 }
             }
@@ -354,8 +344,15 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
     let mut link = Link {
         senders,
         groups: groups.clone(),
-        iface: iface.clone(),
-        auto: args.iface.is_none(),
+        // Its own errors and path checks say when to look, so no netlink
+        // socket: polling costs nothing until then.
+        follow: mcast::Follower::new(
+            iface.clone(),
+            mcast::Family::of(&groups[0].addr()),
+            groups[0].purpose(),
+            args.iface.is_none(),
+            mcast::Watcher::polling(),
+        ),
         args,
         errors: 0,
         refused: 0,

@@ -10,14 +10,13 @@
 //! connected, so an ICMP port unreachable comes back as ECONNREFUSED: the
 //! peer is there, but nothing listens at that address and port.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io;
-use std::net::{IpAddr, SocketAddr, SocketAddrV6, UdpSocket};
-use std::os::fd::AsFd;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
-use mcast::{unix_time_ns, Probe, ProbeFlags, Sender, SenderId};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use mcast::{
+    unix_time_ns, EchoCollector, Probe, ReplySocket, RttStats, Sender, SenderId, UnicastEcho,
+};
 
 use super::route::{way_to, Way};
 use super::{Check, Ctx, Findings};
@@ -26,39 +25,15 @@ const PROBES: u64 = 3;
 const GAP: Duration = Duration::from_millis(200);
 const WAIT: Duration = Duration::from_secs(1);
 
-/// Round-trip times of the answers from one address.
-#[derive(Debug, Default, Clone)]
-struct Rtts {
-    seqs: BTreeSet<u64>,
-    ms: Vec<f64>,
-}
-
-impl Rtts {
-    fn add(&mut self, seq: u64, ms: f64) {
-        if self.seqs.insert(seq) {
-            self.ms.push(ms);
-        }
-    }
-
-    fn summary(&self) -> String {
-        let n = self.ms.len().max(1) as f64;
-        let min = self.ms.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = self.ms.iter().copied().fold(0.0, f64::max);
-        let avg = self.ms.iter().sum::<f64>() / n;
-        format!(
-            "{}/{PROBES} answered, rtt min/avg/max {min:.3}/{avg:.3}/{max:.3} ms",
-            self.seqs.len()
-        )
-    }
-}
-
-/// An echo reply to one of our probes: its sequence number and RTT.
-fn reply_of(buf: &[u8], id: SenderId) -> Option<(u64, f64)> {
-    let p = Probe::decode(buf).ok()?;
-    if p.sender_id != id || !p.flags.contains(ProbeFlags::ECHO_REPLY) {
-        return None;
-    }
-    Some((p.seq, unix_time_ns().saturating_sub(p.sent_ns) as f64 / 1e6))
+/// The round trips of the answers from one address, for the report.
+fn summary(r: &RttStats) -> String {
+    format!(
+        "{}/{PROBES} answered, rtt min/avg/max {:.3}/{:.3}/{:.3} ms",
+        r.received(),
+        r.min(),
+        r.avg(),
+        r.max()
+    )
 }
 
 fn probe_bytes(id: SenderId, seq: u64) -> [u8; mcast::PROBE_HEADER_LEN] {
@@ -67,8 +42,24 @@ fn probe_bytes(id: SenderId, seq: u64) -> [u8; mcast::PROBE_HEADER_LEN] {
     b
 }
 
+/// Takes the replies on `socket` until `until`; errors go to `note` (a
+/// connected socket reports ICMP errors as receive errors).
+fn collect(
+    replies: &mut EchoCollector,
+    socket: &impl ReplySocket,
+    until: Instant,
+    mut note: impl FnMut(&mcast::Error),
+) {
+    let mut buf = vec![0u8; 2048];
+    while Instant::now() < until {
+        if let Err(e) = replies.wait(socket, &mut buf, until, |_| Ok::<(), mcast::Error>(())) {
+            note(&e);
+        }
+    }
+}
+
 /// The multicast half: answers per responder, or why it could not run.
-fn multicast(ctx: &Ctx<'_>) -> Result<BTreeMap<IpAddr, Rtts>, String> {
+fn multicast(ctx: &Ctx<'_>) -> Result<BTreeMap<IpAddr, RttStats>, String> {
     let sender = Sender::builder(ctx.group, ctx.iface.clone())
         .ttl(1)
         .loopback(false)
@@ -76,42 +67,21 @@ fn multicast(ctx: &Ctx<'_>) -> Result<BTreeMap<IpAddr, Rtts>, String> {
         .build()
         .map_err(|e| e.to_string())?;
     let id = SenderId::random();
-    let mut answers: BTreeMap<IpAddr, Rtts> = BTreeMap::new();
-    let mut buf = vec![0u8; 2048];
-    let mut collect = |until: Instant, answers: &mut BTreeMap<IpAddr, Rtts>| loop {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        let ms = left.as_micros().div_ceil(1000).min(1000) as i32;
-        let mut fds = [PollFd::new(sender.as_fd(), PollFlags::POLLIN)];
-        match poll(
-            &mut fds,
-            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-        ) {
-            Ok(0) | Err(_) => continue,
-            Ok(_) => {}
-        }
-        while let Ok(Some((n, from))) = sender.try_recv_from(&mut buf) {
-            if let Some((seq, ms)) = reply_of(&buf[..n], id) {
-                answers.entry(from.ip()).or_default().add(seq, ms);
-            }
-        }
-    };
+    let mut replies = EchoCollector::new(id);
     for seq in 1..=PROBES {
         sender
             .send(&probe_bytes(id, seq))
             .map_err(|e| e.to_string())?;
-        collect(Instant::now() + GAP, &mut answers);
+        collect(&mut replies, &sender, Instant::now() + GAP, |_| {});
     }
-    collect(Instant::now() + WAIT, &mut answers);
-    Ok(answers)
+    collect(&mut replies, &sender, Instant::now() + WAIT, |_| {});
+    Ok(replies.responders().clone())
 }
 
 /// How the unicast half went.
 #[derive(Debug, Default)]
 struct Unicast {
-    rtts: Rtts,
+    rtts: RttStats,
     /// An ICMP port unreachable came back: the host is there, the port is closed.
     refused: bool,
     /// The kernel gave up on the next hop (no ARP/ND answer).
@@ -153,47 +123,32 @@ fn unicast(ctx: &Ctx<'_>, peer: IpAddr) -> Unicast {
         IpAddr::V6(p) if link_local(&peer) => SocketAddr::V6(SocketAddrV6::new(p, port, 0, idx)),
         p => SocketAddr::new(p, port),
     };
-    let sock = match UdpSocket::bind(local).and_then(|s| s.connect(dest).map(|()| s)) {
+    let sock = match UnicastEcho::connect(local, dest) {
         Ok(s) => s,
         Err(e) => {
             u.error = Some(format!("cannot send from {} to {dest}: {e}", local.ip()));
             return u;
         }
     };
-    let _ = sock.set_read_timeout(Some(Duration::from_millis(50)));
     let id = SenderId::random();
-    let mut buf = vec![0u8; 2048];
-    let note = |e: &io::Error, u: &mut Unicast| match e.raw_os_error() {
+    let mut replies = EchoCollector::new(id);
+    let note = |errno: Option<i32>, u: &mut Unicast| match errno {
         Some(nix::libc::ECONNREFUSED) => u.refused = true,
         Some(nix::libc::EHOSTUNREACH) | Some(nix::libc::ENETUNREACH) => u.host_unreachable = true,
         _ => {}
     };
-    let mut collect = |until: Instant, u: &mut Unicast| {
-        while Instant::now() < until {
-            match sock.recv(&mut buf) {
-                Ok(n) => {
-                    if let Some((seq, ms)) = reply_of(&buf[..n], id) {
-                        u.rtts.add(seq, ms);
-                    }
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) => {}
-                Err(e) => note(&e, u),
-            }
-        }
-    };
     for seq in 1..=PROBES {
         if let Err(e) = sock.send(&probe_bytes(id, seq)) {
-            note(&e, &mut u);
+            note(e.raw_os_error(), &mut u);
         }
-        collect(Instant::now() + GAP, &mut u);
+        collect(&mut replies, &sock, Instant::now() + GAP, |e| {
+            note(e.raw_os_error(), &mut u)
+        });
     }
-    collect(Instant::now() + WAIT, &mut u);
+    collect(&mut replies, &sock, Instant::now() + WAIT, |e| {
+        note(e.raw_os_error(), &mut u)
+    });
+    u.rtts = replies.answered().clone();
     u
 }
 
@@ -261,13 +216,13 @@ pub(crate) fn peer(ctx: &Ctx<'_>, peer: IpAddr, findings: &Findings) -> Check {
     };
     let m_text = m.as_ref().map_or(
         format!("no answer to {PROBES} {what} probes to {group}"),
-        |r| format!("{what} to {group}: {}", r.summary()),
+        |r| format!("{what} to {group}: {}", summary(r)),
     );
-    let u_ok = u.as_ref().is_some_and(|u| !u.rtts.seqs.is_empty());
+    let u_ok = u.as_ref().is_some_and(|u| u.rtts.received() > 0);
     let u_text = match &u {
         None => String::new(),
-        Some(u) if !u.rtts.seqs.is_empty() => {
-            format!("; unicast to {peer}:{port}: {}", u.rtts.summary())
+        Some(u) if u.rtts.received() > 0 => {
+            format!("; unicast to {peer}:{port}: {}", summary(&u.rtts))
         }
         Some(u) if u.refused => {
             format!("; unicast to {peer}:{port} was refused (ICMP port unreachable)")
@@ -458,20 +413,14 @@ IP address       HW type     Flags       HW address            Mask     Device
     }
 
     #[test]
-    fn rtt_summary_and_replies() {
-        let mut r = Rtts::default();
+    fn rtt_summary() {
+        let mut r = RttStats::default();
         r.add(1, 0.5);
         r.add(1, 9.0);
         r.add(2, 1.5);
         assert_eq!(
-            r.summary(),
+            summary(&r),
             "2/3 answered, rtt min/avg/max 0.500/1.000/1.500 ms"
         );
-        let id = SenderId::random();
-        let mut b = probe_bytes(id, 7);
-        assert_eq!(reply_of(&b, id), None, "not an echo reply");
-        b[5] = ProbeFlags::ECHO_REPLY.bits();
-        assert_eq!(reply_of(&b, id).map(|r| r.0), Some(7));
-        assert_eq!(reply_of(&b, SenderId::random()), None, "someone else's");
     }
 }
