@@ -13,7 +13,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, UdpSocket};
 
 use super::{owner, sysctl_int, Check, Ctx, Findings};
-use mcast::Family;
+use mcast::{Address, Family};
 
 /// The source address the kernel picks for `dest` from a socket that names
 /// no interface: what an unpinned program would use.
@@ -132,7 +132,7 @@ pub(crate) fn parse_route4(text: &str) -> Vec<Route4> {
 pub(crate) fn lookup4(routes: &[Route4], ip: Ipv4Addr) -> Option<&Route4> {
     routes
         .iter()
-        .filter(|r| super::same_prefix(IpAddr::V4(r.dest), IpAddr::V4(ip), r.prefix))
+        .filter(|r| Address::new(IpAddr::V4(r.dest), r.prefix).contains(IpAddr::V4(ip)))
         .max_by_key(|r| (r.prefix, std::cmp::Reverse(r.metric)))
 }
 
