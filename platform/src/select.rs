@@ -341,6 +341,15 @@ mod tests {
             .1
     }
 
+    /// Why an interface of `kind` was not picked when Wi-Fi `wlan0` was.
+    fn wlan0_outranks(kind: Kind) -> Rejection {
+        Rejection::Outranked {
+            chosen: "wlan0".into(),
+            chosen_kind: Kind::Wifi,
+            kind,
+        }
+    }
+
     #[test]
     fn phone_picks_wifi_over_cellular() {
         let list = phone();
@@ -353,11 +362,7 @@ mod tests {
         );
         assert_eq!(
             rejection(&s, "rmnet_data0"),
-            &Verdict::Rejected(Rejection::Outranked {
-                chosen: "wlan0".into(),
-                chosen_kind: Kind::Wifi,
-                kind: Kind::Cellular
-            })
+            &Verdict::Rejected(wlan0_outranks(Kind::Cellular))
         );
         assert_eq!(rejection(&s, "wlan0"), &Verdict::Chosen);
         assert!(s
@@ -406,11 +411,7 @@ mod tests {
         assert_eq!(s.chosen().unwrap().name(), "wlan0");
         assert_eq!(
             rejection(&s, "eth0"),
-            &Verdict::Rejected(Rejection::Outranked {
-                chosen: "wlan0".into(),
-                chosen_kind: Kind::Wifi,
-                kind: Kind::Wired
-            })
+            &Verdict::Rejected(wlan0_outranks(Kind::Wired))
         );
     }
 
@@ -493,11 +494,7 @@ mod tests {
             Rejection::Loopback.describe("lo"),
             "loopback is used only when named"
         );
-        let outranked = Rejection::Outranked {
-            chosen: "wlan0".into(),
-            chosen_kind: Kind::Wifi,
-            kind: Kind::Cellular,
-        };
+        let outranked = wlan0_outranks(Kind::Cellular);
         assert_eq!(
             outranked.describe("rmnet_data0"),
             "wlan0 (wifi) is preferred over cellular"

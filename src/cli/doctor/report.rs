@@ -74,21 +74,13 @@ impl Check {
     }
 
     /// A finding that may stop multicast, with how to fix it.
-    pub(crate) fn warn(
-        name: &'static str,
-        detail: impl Into<String>,
-        fix: Option<String>,
-    ) -> Check {
-        Check::new(name, Status::Warn, detail, fix)
+    pub(crate) fn warn(name: &'static str, what: impl Into<String>, fix: Option<String>) -> Check {
+        Check::new(name, Status::Warn, what, fix)
     }
 
     /// A finding that stops multicast, with how to fix it.
-    pub(crate) fn fail(
-        name: &'static str,
-        detail: impl Into<String>,
-        fix: Option<String>,
-    ) -> Check {
-        Check::new(name, Status::Fail, detail, fix)
+    pub(crate) fn fail(name: &'static str, what: impl Into<String>, fix: Option<String>) -> Check {
+        Check::new(name, Status::Fail, what, fix)
     }
 
     /// `FAIL  route      no route for …; fix: ip route add …`

@@ -12,6 +12,11 @@ fn handles(s: &Scan) -> Vec<&str> {
         .collect()
 }
 
+/// What each drop drops, in order.
+fn whys(s: &Scan) -> Vec<&str> {
+    s.drops.iter().map(|h| h.why.as_str()).collect()
+}
+
 fn traffic() -> Traffic {
     Traffic {
         family: Family::V4,
@@ -73,8 +78,7 @@ table ip6 only6 { # handle 2
 #[test]
 fn nft_rules_that_drop_the_group() {
     let s = scan_nft(NFT, &traffic());
-    let handles = handles(&s);
-    assert_eq!(handles, ["2", "8", "12", "13", "16"], "{s:#?}");
+    assert_eq!(handles(&s), ["2", "8", "12", "13", "16"], "{s:#?}");
     assert_eq!(s.drops[0].fix, "nft delete rule inet f in handle 2");
     assert_eq!(s.drops[0].rule, "udp dport 54321 drop");
     assert_eq!(s.drops[0].place, "table inet f chain in (hook input)");
@@ -100,10 +104,9 @@ fn nft_rules_that_drop_the_group() {
 #[test]
 fn nft_ipv6_sees_only_ipv6_rules() {
     let s = scan_nft(NFT, &traffic6());
-    let handles = handles(&s);
     // 2 (inet, port), 9 (ip6 daddr ff00::/8), 12 (set), 16 (oifname),
     // and the ip6 table's rule; never the `ip …` ones.
-    assert_eq!(handles, ["2", "9", "12", "16", "2"], "{s:#?}");
+    assert_eq!(handles(&s), ["2", "9", "12", "16", "2"], "{s:#?}");
     assert_eq!(s.drops[4].fix, "nft delete rule ip6 only6 in handle 2");
 }
 
@@ -173,7 +176,7 @@ fn iptables_output_rules_and_policies() {
                 -A OUTPUT -p udp --dport 54321 -m statistic --mode nth --every 4 --packet 0 -j REJECT\n\
                 COMMIT\n";
     let s = scan_iptables(text, &traffic(), false);
-    let whys: Vec<&str> = s.drops.iter().map(|h| h.why.as_str()).collect();
+    let whys = whys(&s);
     assert_eq!(
         whys,
         [
@@ -261,7 +264,7 @@ fn iptables_input_policy_drop() {
 fn ip6tables_mld() {
     let text = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 143 -j DROP\n-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j DROP\n-A INPUT -d ff00::/8 -j DROP\nCOMMIT\n";
     let s = scan_iptables(text, &traffic6(), true);
-    let whys: Vec<&str> = s.drops.iter().map(|h| h.why.as_str()).collect();
+    let whys = whys(&s);
     assert_eq!(whys, ["MLD", "ff05::4a14:1e (ff00::/8)"], "{s:#?}");
     assert!(s.drops[0].fix.starts_with("ip6tables -t filter -D INPUT"));
 }
