@@ -8,16 +8,24 @@ use mcast::{Family, Group, Interface};
 
 /// What the doctor is looking at.
 pub(crate) struct Ctx<'a> {
+    /// The group (or broadcast address) and port.
     pub(crate) group: Group,
+    /// The interface every check looks at.
     pub(crate) iface: &'a Interface,
+    /// Every interface of the host.
     pub(crate) list: &'a [Interface],
+    /// The group's address family.
     pub(crate) family: Family,
+    /// `--broadcast`: IPv4 broadcast instead of multicast.
     pub(crate) broadcast: bool,
+    /// `--peer`: a host running `mcast recv --echo`.
     pub(crate) peer: Option<IpAddr>,
+    /// Whether this is Android (the Android-only checks run).
     pub(crate) android: bool,
 }
 
 impl Ctx<'_> {
+    /// The interface's name, as `ip` and the firewall tools want it.
     pub(crate) fn dev(&self) -> &str {
         self.iface.name()
     }

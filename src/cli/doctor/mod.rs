@@ -80,6 +80,8 @@ fn on_android() -> bool {
         || std::env::var_os("ANDROID_ROOT").is_some()
 }
 
+/// Runs `mcast doctor`: the checks in order, then the summary. `Ok(false)`
+/// when nothing failed; a failure (exit code 1) names the failed checks.
 pub(crate) fn run(args: &DoctorArgs, common: &Common) -> Result<bool, CliError> {
     let family = if args.broadcast {
         Family::V4

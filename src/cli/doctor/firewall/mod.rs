@@ -35,11 +35,17 @@ use nft::scan_nft;
 /// What traffic the doctor cares about.
 #[derive(Debug, Clone)]
 pub(crate) struct Traffic {
+    /// The group's address family.
     pub(crate) family: Family,
+    /// The group's UDP port.
     pub(crate) port: u16,
+    /// The group (or broadcast) address.
     pub(crate) group: IpAddr,
+    /// The interface's name.
     pub(crate) dev: String,
+    /// The peer, whose address a source condition may name.
     pub(crate) peer: Option<IpAddr>,
+    /// Broadcast rather than multicast.
     pub(crate) broadcast: bool,
 }
 
@@ -59,6 +65,7 @@ pub(crate) struct Hit {
 /// Drop and reject rules found, and input policies that drop.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Scan {
+    /// What drops the traffic, in listed order.
     pub(crate) drops: Vec<Hit>,
     /// Rules read (to say how much was looked at).
     pub(crate) rules: usize,
