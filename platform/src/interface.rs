@@ -152,6 +152,29 @@ impl Address {
         Family::of(&self.addr)
     }
 
+    /// Whether `ip` lies inside this address's prefix: the same family and
+    /// the same first [`prefix_len`](Address::prefix_len) bits
+    /// (`198.18.1.10/24` contains `198.18.1.200`, not `198.18.2.1`). A
+    /// prefix length of 0 contains every address of the family; one longer
+    /// than the family's width counts as the full width.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix_len.min(32)))
+                    .unwrap_or(0);
+                u32::from(a) & mask == u32::from(b) & mask
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix_len.min(128)))
+                    .unwrap_or(0);
+                u128::from(a) & mask == u128::from(b) & mask
+            }
+            _ => false,
+        }
+    }
+
     /// Whether this is an IPv6 link-local (`fe80::/10`) address.
     pub fn is_link_local_v6(&self) -> bool {
         matches!(self.addr, IpAddr::V6(a) if (a.segments()[0] & 0xffc0) == 0xfe80)
@@ -359,6 +382,27 @@ mod tests {
         assert!(!f.contains(Flags::BROADCAST));
         assert_eq!(f.names(), vec!["up", "multicast"]);
         assert!(InterfaceIndex::new(0).is_none());
+    }
+
+    #[test]
+    fn prefix_containment() {
+        let net = |s: &str, len| Address::new(s.parse().unwrap(), len);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let a = net("198.18.1.10", 24);
+        assert!(a.contains(ip("198.18.1.200")));
+        assert!(!a.contains(ip("198.18.2.1")));
+        assert!(net("198.18.1.10", 0).contains(ip("1.2.3.4")));
+        assert!(!net("198.18.1.10", 0).contains(ip("::1")));
+        assert!(net("198.18.1.10", 32).contains(ip("198.18.1.10")));
+        assert!(!net("198.18.1.10", 32).contains(ip("198.18.1.11")));
+        assert!(net("224.0.0.0", 4).contains(ip("239.74.20.30")));
+        let b = net("fd6d:6361:7374:1::10", 64);
+        assert!(b.contains(ip("fd6d:6361:7374:1::20")));
+        assert!(!b.contains(ip("fd6d:6361:7374:2::20")));
+        assert!(!b.contains(ip("198.18.1.10")));
+        assert!(net("ff00::", 8).contains(ip("ff05::4a14:1e")));
+        assert!(net("::", 0).contains(ip("fe80::1")));
+        assert!(net("fe80::1", 200).contains(ip("fe80::1")));
     }
 
     #[test]

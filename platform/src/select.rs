@@ -47,22 +47,29 @@ pub enum Rejection {
     },
 }
 
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Rejection {
+    /// Why the interface named `iface` was turned away, in one clause that
+    /// follows "wlan0: " or "cannot be used for IPv4 multicast: ". Where a
+    /// shell command fixes it, the clause names it for `iface`:
+    /// `it is down (bring it up: ip link set wlan0 up)`.
+    ///
+    /// The text names no option of a program that embeds the library: for
+    /// [`Rejection::Loopback`] it says the interface is used only when
+    /// named, and the program adds how a person names it.
+    pub fn describe(&self, iface: &str) -> String {
         match self {
-            Rejection::Down => f.write_str("it is down (bring it up: ip link set DEV up)"),
+            Rejection::Down => format!("it is down (bring it up: ip link set {iface} up)"),
             Rejection::NoMulticast => {
-                f.write_str("it has no MULTICAST flag (ip link set DEV multicast on)")
+                format!("it has no MULTICAST flag (ip link set {iface} multicast on)")
             }
-            Rejection::NoBroadcast => f.write_str("it has no BROADCAST flag or broadcast address"),
-            Rejection::NoAddress(fam) => write!(f, "it has no {fam} address"),
-            Rejection::Loopback => f.write_str("loopback is used only when named (-i lo)"),
+            Rejection::NoBroadcast => "it has no BROADCAST flag or broadcast address".to_owned(),
+            Rejection::NoAddress(fam) => format!("it has no {fam} address"),
+            Rejection::Loopback => "loopback is used only when named".to_owned(),
             Rejection::Outranked {
                 chosen,
                 chosen_kind,
                 kind,
-            } if chosen_kind == kind => write!(
-                f,
+            } if chosen_kind == kind => format!(
                 "{chosen} is also {} and comes first (carrier, then lower index)",
                 kind.as_str()
             ),
@@ -70,8 +77,7 @@ impl fmt::Display for Rejection {
                 chosen,
                 chosen_kind,
                 kind,
-            } => write!(
-                f,
+            } => format!(
                 "{chosen} ({}) is preferred over {}",
                 chosen_kind.as_str(),
                 kind.as_str()
@@ -335,6 +341,15 @@ mod tests {
             .1
     }
 
+    /// Why an interface of `kind` was not picked when Wi-Fi `wlan0` was.
+    fn wlan0_outranks(kind: Kind) -> Rejection {
+        Rejection::Outranked {
+            chosen: "wlan0".into(),
+            chosen_kind: Kind::Wifi,
+            kind,
+        }
+    }
+
     #[test]
     fn phone_picks_wifi_over_cellular() {
         let list = phone();
@@ -347,11 +362,7 @@ mod tests {
         );
         assert_eq!(
             rejection(&s, "rmnet_data0"),
-            &Verdict::Rejected(Rejection::Outranked {
-                chosen: "wlan0".into(),
-                chosen_kind: Kind::Wifi,
-                kind: Kind::Cellular
-            })
+            &Verdict::Rejected(wlan0_outranks(Kind::Cellular))
         );
         assert_eq!(rejection(&s, "wlan0"), &Verdict::Chosen);
         assert!(s
@@ -400,11 +411,7 @@ mod tests {
         assert_eq!(s.chosen().unwrap().name(), "wlan0");
         assert_eq!(
             rejection(&s, "eth0"),
-            &Verdict::Rejected(Rejection::Outranked {
-                chosen: "wlan0".into(),
-                chosen_kind: Kind::Wifi,
-                kind: Kind::Wired
-            })
+            &Verdict::Rejected(wlan0_outranks(Kind::Wired))
         );
     }
 
@@ -439,7 +446,7 @@ mod tests {
         let Verdict::Rejected(r) = rejection(&s, "wlan2") else {
             panic!()
         };
-        assert!(r.to_string().contains("also wifi"));
+        assert!(r.describe("wlan2").contains("also wifi"));
     }
 
     #[test]
@@ -469,8 +476,40 @@ mod tests {
             &Verdict::Rejected(Rejection::NoAddress(Family::V6))
         );
         assert!(Rejection::NoAddress(Family::V6)
-            .to_string()
+            .describe("wlan0")
             .contains("no IPv6 address"));
+    }
+
+    #[test]
+    fn rejections_name_the_interface_and_no_flag() {
+        assert_eq!(
+            Rejection::Down.describe("wlan0"),
+            "it is down (bring it up: ip link set wlan0 up)"
+        );
+        assert_eq!(
+            Rejection::NoMulticast.describe("dummy0"),
+            "it has no MULTICAST flag (ip link set dummy0 multicast on)"
+        );
+        assert_eq!(
+            Rejection::Loopback.describe("lo"),
+            "loopback is used only when named"
+        );
+        let outranked = wlan0_outranks(Kind::Cellular);
+        assert_eq!(
+            outranked.describe("rmnet_data0"),
+            "wlan0 (wifi) is preferred over cellular"
+        );
+        for r in [
+            Rejection::Down,
+            Rejection::NoMulticast,
+            Rejection::NoBroadcast,
+            Rejection::NoAddress(Family::V4),
+            Rejection::Loopback,
+            outranked,
+        ] {
+            let text = r.describe("wlan0");
+            assert!(!text.contains("DEV") && !text.contains(" -i"), "{text}");
+        }
     }
 
     #[test]

@@ -5,7 +5,9 @@
 use std::io::{self, IsTerminal, Read, Write};
 
 use log::info;
-use mcast::{check, find, interfaces, select, Family, Interface, Purpose};
+use mcast::{
+    check, find, interfaces, select, Family, Interface, Purpose, Rejection, Selection, Verdict,
+};
 
 use super::output::CliError;
 use super::signals;
@@ -30,22 +32,10 @@ pub(crate) fn choose(
                     info!("selected {i}: {}", selection.reason());
                     Ok(i.clone())
                 }
-                None => {
-                    let why: Vec<String> = selection
-                        .verdicts()
-                        .iter()
-                        .map(|(i, v)| match v {
-                            mcast::Verdict::Rejected(r) => {
-                                format!("{}: {}", i.name(), r.to_string().replace("DEV", i.name()))
-                            }
-                            mcast::Verdict::Chosen => i.name().to_owned(),
-                        })
-                        .collect();
-                    Err(CliError::usage(format!(
-                        "no interface qualifies for {what} ({}); name one with -i, e.g. -i lo",
-                        why.join("; ")
-                    )))
-                }
+                None => Err(CliError::usage(format!(
+                    "no interface qualifies for {what} ({}); name one with -i, e.g. -i lo",
+                    verdict_list(&selection)
+                ))),
             }
         }
         Some("?") => {
@@ -78,13 +68,38 @@ pub(crate) fn choose(
             check(iface, family, purpose, true).map_err(|r| {
                 CliError::usage(format!(
                     "interface {iface} cannot be used for {what}: {}",
-                    r.to_string().replace("DEV", iface.name())
+                    rejection_text(&r, iface.name())
                 ))
             })?;
             info!("using {iface}, as named");
             Ok(iface.clone())
         }
     }
+}
+
+/// Why the interface named `iface` cannot be used, as a person reads it:
+/// the library's [`Rejection::describe`], and for loopback how to name it
+/// here (`-i lo`), which only the CLI knows.
+pub(crate) fn rejection_text(r: &Rejection, iface: &str) -> String {
+    let mut text = r.describe(iface);
+    if matches!(r, Rejection::Loopback) {
+        text.push_str(" (-i lo)");
+    }
+    text
+}
+
+/// Every interface of `selection` with why it was not picked:
+/// `lo: loopback is used only when named (-i lo); wlan0: it is down (…)`.
+pub(crate) fn verdict_list(selection: &Selection<'_>) -> String {
+    let why: Vec<String> = selection
+        .verdicts()
+        .iter()
+        .map(|(i, v)| match v {
+            Verdict::Rejected(r) => format!("{}: {}", i.name(), rejection_text(r, i.name())),
+            Verdict::Chosen => i.name().to_owned(),
+        })
+        .collect();
+    why.join("; ")
 }
 
 /// What was typed at the prompt.

@@ -3,6 +3,7 @@
 
 use mcast::{interfaces, select, Family, Group, Interface, JsonObject, Purpose, Verdict};
 
+use super::choose::rejection_text;
 use super::output::{line, CliError};
 use super::IfacesArgs;
 
@@ -42,7 +43,7 @@ pub(crate) fn run(args: &IfacesArgs, json: bool) -> Result<(), CliError> {
     for (iface, verdict) in selection.verdicts() {
         let (picked, reason) = match verdict {
             Verdict::Chosen => (true, selection.reason()),
-            Verdict::Rejected(r) => (false, r.to_string().replace("DEV", iface.name())),
+            Verdict::Rejected(r) => (false, rejection_text(r, iface.name())),
         };
         if json {
             line(&to_json(iface, picked, &reason))?;
