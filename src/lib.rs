@@ -58,7 +58,6 @@ mod escape;
 mod group;
 mod group_list;
 mod histogram;
-mod json;
 mod limits;
 mod pace;
 mod probe;
@@ -72,39 +71,43 @@ mod stats;
 #[cfg(test)]
 mod test_rng;
 
-pub use analysis::{
-    DelayMissing, DelayPolicy, Figures, RecordAnalysis, RecordAnalyzer, RecordStream,
-    StreamAnalysis, Timeline, TimelineBin, MAX_POINTS, MAX_RECORD_STREAMS, TIMELINE_STREAMS,
-};
-pub use basic_rate::{BasicRateDetector, RateFinding};
-pub use dtim::{DtimBursts, DtimDetector, BEACON_INTERVAL_NS};
-pub use duration::{format_duration, parse_duration, ParseDurationError};
-pub use error::Error;
-pub use escape::{escape_text, hex, hex_dump};
-pub use group::{Group, ParseGroupError, Port, Zone};
-pub use group_list::{parse_group_list, parse_groups, GroupList, GroupListError, MAX_GROUPS};
-pub use histogram::{Bucket, Histogram, Percentiles};
-pub use json::Object as JsonObject;
-pub use limits::raise_open_files_limit;
+// Choosing and following an interface (from `mcast-platform`).
 pub use mcast_platform::{
     changes, check, find, interfaces, is_usable, select, Address, Change, Family, FindError, Flags,
     Interface, InterfaceIndex, Kind, Purpose, Rejection, Selection, Verdict, WatchMechanism,
-    Watcher, POLL_INTERVAL,
+    Watcher,
 };
+// Groups, sending and receiving.
+pub use error::Error;
+pub use group::{Group, ParseGroupError, Port, Zone};
+pub use group_list::{parse_group_list, parse_groups, GroupList, GroupListError, MAX_GROUPS};
 pub use pace::{parse_bitrate, parse_rate, Bitrate, Pacer, ParseRateError, Period, Rate, Step};
+pub use receiver::{Datagram, JoinMechanism, Receiver, ReceiverBuilder};
+pub use recvmsg::RecvBatch;
+pub use sender::{Pin, Sender, SenderBuilder};
+pub use sendmsg::SendBatch;
+// Probes and what a receiver counts of them.
 pub use probe::{
     is_probe, unix_time_ns, DecodeError, Probe, ProbeError, ProbeFlags, SenderId, PROBE_HEADER_LEN,
     PROBE_MAGIC, PROBE_VERSION,
 };
-pub use receiver::{Datagram, JoinMechanism, Receiver, ReceiverBuilder};
+pub use stats::{
+    Arrival, GroupStats, OneWayDelay, ProbeCounts, ReceiverStats, RunSummary, StreamKey,
+    StreamSnapshot, StreamStats, Throughput, MAX_STREAMS, REORDER_WINDOW,
+};
+// Recording a run and analysing the record afterwards.
+pub use analysis::{
+    DelayMissing, DelayPolicy, Figures, RecordAnalysis, RecordAnalyzer, RecordStream,
+    StreamAnalysis, Timeline, TimelineBin,
+};
+pub use basic_rate::{BasicRateDetector, RateFinding};
+pub use dtim::{DtimBursts, DtimDetector, BEACON_INTERVAL_NS};
+pub use histogram::{Bucket, Histogram, Percentiles};
 pub use record::{
     RecordError, RecordReader, RecordRow, RecordWriter, RECORD_FLUSH_FILE, RECORD_FLUSH_STDOUT,
     RECORD_HEADER,
 };
-pub use recvmsg::RecvBatch;
-pub use sender::{Pin, Sender, SenderBuilder};
-pub use sendmsg::SendBatch;
-pub use stats::{
-    stream_table, Arrival, GroupStats, OneWayDelay, ProbeCounts, ReceiverStats, StreamKey,
-    StreamSnapshot, StreamStats, Throughput, MAX_STREAMS, REORDER_WINDOW,
-};
+// Small helpers.
+pub use duration::{format_duration, parse_duration, ParseDurationError};
+pub use escape::escape_text;
+pub use limits::raise_open_files_limit;

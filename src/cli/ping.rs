@@ -7,7 +7,8 @@ use std::net::IpAddr;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use mcast::{format_duration, unix_time_ns, JsonObject, Probe, ProbeFlags, Sender, SenderId};
+use crate::cli::json::JsonObject;
+use mcast::{format_duration, unix_time_ns, Probe, ProbeFlags, Sender, SenderId};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::output::{line, plural, status, CliError};

@@ -7,9 +7,12 @@ use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use crate::cli::hex::{hex, hex_dump};
+use crate::cli::json::JsonObject;
+use crate::cli::stats_view;
 use mcast::{
-    escape_text, format_duration, hex, hex_dump, unix_time_ns, Datagram, Group, JsonObject, Probe,
-    ProbeFlags, Receiver, ReceiverStats, RecvBatch,
+    escape_text, format_duration, unix_time_ns, Datagram, Group, Probe, ProbeFlags, Receiver,
+    ReceiverStats, RecvBatch,
 };
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
@@ -287,14 +290,14 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
             .bool("interrupted", interrupted)
             .bool("timed_out", timed_out);
         let obj = if probes > 0 {
-            stats.add_summary_fields(obj, now_ns, delay_shown)
+            stats_view::add_summary_fields(obj, &stats.summary(now_ns), delay_shown)
         } else {
             obj
         };
         line(&obj.finish())?;
     } else {
         if probes > 0 {
-            for l in stats.table(now_ns, delay_shown) {
+            for l in stats_view::stream_table(&stats.snapshot(now_ns), delay_shown) {
                 line(&l)?;
             }
         }
@@ -601,7 +604,7 @@ fn tick(
 ) -> Result<(), CliError> {
     let now_ns = unix_time_ns();
     if json {
-        return line(&stats.stats_json(now_ns, show_delay).finish());
+        return line(&stats_view::stats_json(stats, now_ns, show_delay).finish());
     }
     if !live {
         return Ok(());

@@ -27,7 +27,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mcast::{check, find, interfaces, select, Family, Group, Interface, JsonObject, Purpose};
+use crate::cli::json::JsonObject;
+use mcast::{check, find, interfaces, select, Family, Group, Interface, Purpose};
 
 use super::output::{line, status, CliError};
 use super::{choose, Common, DoctorArgs};
