@@ -88,28 +88,29 @@ impl JsonObject {
     /// Adds an array of strings.
     #[must_use]
     pub(crate) fn strs<'a>(
-        mut self,
+        self,
         key: &str,
         values: impl IntoIterator<Item = &'a str>,
     ) -> JsonObject {
-        self.key(key);
-        self.buf.push('[');
-        for (i, v) in values.into_iter().enumerate() {
-            if i > 0 {
-                self.buf.push(',');
-            }
-            push_string(&mut self.buf, v);
-        }
-        self.buf.push(']');
-        self
+        self.array(key, values, push_string)
     }
 
     /// Adds an array of objects.
     #[must_use]
     pub(crate) fn objects(
-        mut self,
+        self,
         key: &str,
         values: impl IntoIterator<Item = JsonObject>,
+    ) -> JsonObject {
+        self.array(key, values, |buf, v| buf.push_str(&v.finish()))
+    }
+
+    /// Adds an array, each element written by `push`.
+    fn array<T>(
+        mut self,
+        key: &str,
+        values: impl IntoIterator<Item = T>,
+        push: impl Fn(&mut String, T),
     ) -> JsonObject {
         self.key(key);
         self.buf.push('[');
@@ -117,7 +118,7 @@ impl JsonObject {
             if i > 0 {
                 self.buf.push(',');
             }
-            self.buf.push_str(&v.finish());
+            push(&mut self.buf, v);
         }
         self.buf.push(']');
         self

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use mcast::{GroupStats, ReceiverStats, RunSummary, StreamSnapshot};
+use mcast::{GroupStats, ProbeCounts, ReceiverStats, RunSummary, StreamSnapshot};
 
 use super::json::JsonObject;
 
@@ -16,22 +16,14 @@ use super::json::JsonObject;
 /// and `delay_min_ms`, `delay_avg_ms`, `delay_max_ms` (null unless
 /// `show_delay`).
 fn stream_json(s: &StreamSnapshot, show_delay: bool, with_interval: bool) -> JsonObject {
-    let c = &s.counts;
-    let mut o = JsonObject::new()
+    let o = JsonObject::new()
         .str("group", &s.key.group.addr().to_string())
         .int("port", s.key.group.port().get())
         .str("source", &s.key.source.to_string())
         .str("sender_id", &s.key.sender.to_string())
         .int("first_seq", s.first_seq)
-        .int("highest_seq", s.highest_seq)
-        .int("received", c.received)
-        .int("bytes", c.bytes)
-        .int("expected", c.expected)
-        .int("lost", c.lost)
-        .num("loss_pct", round(c.loss_percent(), 3))
-        .int("duplicates", c.duplicates)
-        .int("reordered", c.reordered)
-        .int("late", c.late)
+        .int("highest_seq", s.highest_seq);
+    let mut o = counts_json(o, &s.counts)
         .num("pps", round(s.lifetime.pps(), 1))
         .num("mbps", round(s.lifetime.mbps(), 3));
     if with_interval {
@@ -59,14 +51,22 @@ fn stream_json(s: &StreamSnapshot, show_delay: bool, with_interval: bool) -> Jso
 /// `loss_pct`, `duplicates`, `reordered`, `late`, `other`, `other_bytes`,
 /// `invalid`.
 fn group_json(g: &GroupStats) -> JsonObject {
-    let c = &g.counts;
-    JsonObject::new()
+    let o = JsonObject::new()
         .str("group", &g.group.addr().to_string())
         .int("port", g.group.port().get())
         .int("streams", g.streams)
         .int("senders_seen", g.senders_seen)
-        .int("evicted", g.evicted)
-        .int("received", c.received)
+        .int("evicted", g.evicted);
+    counts_json(o, &g.counts)
+        .int("other", g.other)
+        .int("other_bytes", g.other_bytes)
+        .int("invalid", g.invalid)
+}
+
+/// The probe counters, appended to `o`: `received`, `bytes`, `expected`,
+/// `lost`, `loss_pct`, `duplicates`, `reordered`, `late`.
+fn counts_json(o: JsonObject, c: &ProbeCounts) -> JsonObject {
+    o.int("received", c.received)
         .int("bytes", c.bytes)
         .int("expected", c.expected)
         .int("lost", c.lost)
@@ -74,9 +74,6 @@ fn group_json(g: &GroupStats) -> JsonObject {
         .int("duplicates", c.duplicates)
         .int("reordered", c.reordered)
         .int("late", c.late)
-        .int("other", g.other)
-        .int("other_bytes", g.other_bytes)
-        .int("invalid", g.invalid)
 }
 
 /// `streams` and `groups` arrays appended to `obj`.
