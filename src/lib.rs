@@ -11,6 +11,10 @@
 //! - [`Sender`] and [`Receiver`] are built with [`Sender::builder`] and
 //!   [`Receiver::builder`], tied to the interface before anything is sent or
 //!   joined, with fallbacks for stacks that lack the usual socket options.
+//! - [`Probe`] is the probe format; [`ReceiverStats`] counts probes (loss,
+//!   duplicates, reordering, jitter, delay) and hands out plain numbers in
+//!   [`StreamSnapshot`]s and a [`RunSummary`]; rendering them is up to the
+//!   caller (see `examples/receive_stats.rs`).
 //!
 //! Send "hello world" to the default group on the automatically chosen
 //! interface:

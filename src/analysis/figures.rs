@@ -73,6 +73,7 @@ impl fmt::Display for DelayMissing {
 
 /// Which stream a row belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct RecordStream {
     /// The group.
     pub group: Group,

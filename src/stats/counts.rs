@@ -22,6 +22,7 @@ pub enum Arrival {
 /// Packet counters of a stream or a group; see [`StreamStats`](super::StreamStats) for the
 /// definitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ProbeCounts {
     /// Probes that arrived, duplicates and late ones included.
     pub received: u64,
