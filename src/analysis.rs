@@ -13,14 +13,14 @@ use crate::stats::{Arrival, ProbeCounts, StreamStats, REORDER_WINDOW};
 
 /// The most intervals a timeline has (and at least half as many once the
 /// run is longer than 150 ms).
-pub(crate) const MAX_POINTS: usize = 300;
+pub const MAX_POINTS: usize = 300;
 
 /// How many streams get a timeline of their own (all count in the
 /// record's).
-pub(crate) const TIMELINE_STREAMS: usize = 32;
+pub const TIMELINE_STREAMS: usize = 32;
 
 /// How many streams are kept at once.
-pub(crate) const MAX_RECORD_STREAMS: usize = 1024;
+pub const MAX_RECORD_STREAMS: usize = 1024;
 
 /// How many recent streams are looked up before the hash map.
 const RECENT: usize = 4;

@@ -102,7 +102,7 @@ pub use stats::{
 // Recording a run and analysing the record afterwards.
 pub use analysis::{
     DelayMissing, DelayPolicy, Figures, RecordAnalysis, RecordAnalyzer, RecordStream,
-    StreamAnalysis, Timeline, TimelineBin,
+    StreamAnalysis, Timeline, TimelineBin, MAX_POINTS, MAX_RECORD_STREAMS, TIMELINE_STREAMS,
 };
 pub use basic_rate::{BasicRateDetector, RateFinding};
 pub use dtim::{DtimBursts, DtimDetector, BEACON_INTERVAL_NS};

@@ -102,7 +102,7 @@ pub struct Timeline {
 pub struct TimelineBin {
     /// Probes that arrived in it (duplicates and late ones included).
     pub received: u64,
-    /// Probes lost in it (see [`RecordAnalyzer`]).
+    /// Probes lost in it (see [`RecordAnalyzer`](super::RecordAnalyzer)).
     pub lost: u64,
     /// UDP payload bytes that arrived in it.
     pub bytes: u64,
@@ -132,7 +132,7 @@ pub struct Figures {
     /// The lengths of the loss runs, in probes: `count()` is the number of
     /// runs, `max()` the longest.
     pub loss_runs: Histogram,
-    /// Over time; `None` for streams past the first [`TIMELINE_STREAMS`].
+    /// Over time; `None` for streams past the first [`TIMELINE_STREAMS`](super::TIMELINE_STREAMS).
     pub timeline: Option<Timeline>,
 }
 
@@ -144,9 +144,9 @@ pub struct StreamAnalysis {
     pub stream: RecordStream,
     /// Its figures.
     pub figures: Figures,
-    /// DTIM bunching, if its arrivals show it ([`DtimDetector`]).
+    /// DTIM bunching, if its arrivals show it ([`DtimDetector`](crate::DtimDetector)).
     pub bursts: Option<DtimBursts>,
-    /// Loss that began above a rate ([`BasicRateDetector`], fed with
+    /// Loss that began above a rate ([`BasicRateDetector`](crate::BasicRateDetector), fed with
     /// 1-second intervals).
     pub basic_rate: Option<RateFinding>,
 }
@@ -161,6 +161,6 @@ pub struct RecordAnalysis {
     pub total: Figures,
     /// The streams, in order of their first row.
     pub streams: Vec<StreamAnalysis>,
-    /// Streams forgotten to make room (see [`MAX_RECORD_STREAMS`]).
+    /// Streams forgotten to make room (see [`MAX_RECORD_STREAMS`](super::MAX_RECORD_STREAMS)).
     pub evicted_streams: u64,
 }

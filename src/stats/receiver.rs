@@ -66,7 +66,7 @@ pub(super) struct Tracked {
 /// # Streams
 ///
 /// A *stream* is what one sender run sends to one group: probes with the same
-/// group, source address (address and port) and [`SenderId`]. A sender that
+/// group, source address (address and port) and [`SenderId`](crate::SenderId). A sender that
 /// restarts picks a new id, so it starts a new stream with fresh counters
 /// instead of showing a huge gap or a burst of duplicates. [`ReceiverStats`]
 /// tracks at most [`MAX_STREAMS`] streams (or the number given to
