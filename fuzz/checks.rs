@@ -15,11 +15,15 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+// The CLI's hex dump, compiled in here because it is not library API.
+#[path = "../src/cli/hex.rs"]
+mod hex;
+use hex::hex_dump;
+
 use mcast::{
-    escape_text, find, format_duration, hex_dump, is_probe, parse_bitrate, parse_duration,
-    parse_group_list, parse_groups, parse_rate, Address, DecodeError, Flags, Group, Interface,
-    InterfaceIndex, Pacer, Port, Probe, Rate, Step, MAX_GROUPS, PROBE_HEADER_LEN, PROBE_MAGIC,
-    PROBE_VERSION,
+    escape_text, find, format_duration, is_probe, parse_bitrate, parse_duration, parse_group_list,
+    parse_groups, parse_rate, Address, DecodeError, Flags, Group, Interface, InterfaceIndex, Pacer,
+    Port, Probe, Rate, Step, MAX_GROUPS, PROBE_HEADER_LEN, PROBE_MAGIC, PROBE_VERSION,
 };
 
 /// The largest input any check is given: larger inputs are cut to this

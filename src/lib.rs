@@ -11,6 +11,10 @@
 //! - [`Sender`] and [`Receiver`] are built with [`Sender::builder`] and
 //!   [`Receiver::builder`], tied to the interface before anything is sent or
 //!   joined, with fallbacks for stacks that lack the usual socket options.
+//! - [`Probe`] is the probe format; [`ReceiverStats`] counts probes (loss,
+//!   duplicates, reordering, jitter, delay) and hands out plain numbers in
+//!   [`StreamSnapshot`]s and a [`RunSummary`]; rendering them is up to the
+//!   caller (see `examples/receive_stats.rs`).
 //!
 //! Send "hello world" to the default group on the automatically chosen
 //! interface:
@@ -60,7 +64,6 @@ mod follow;
 mod group;
 mod group_list;
 mod histogram;
-mod json;
 mod limits;
 mod pace;
 mod probe;
@@ -75,45 +78,49 @@ mod stats;
 mod test_rng;
 mod wait;
 
+// Choosing and following an interface (from `mcast-platform`).
+pub use mcast_platform::{
+    changes, check, find, interfaces, is_usable, select, Address, Change, Family, FindError, Flags,
+    Interface, InterfaceIndex, Kind, Purpose, Rejection, Selection, Verdict, WatchMechanism,
+    Watcher,
+};
+// Groups, sending and receiving.
+pub use error::Error;
+pub use group::{Group, ParseGroupError, Port, Zone};
+pub use group_list::{parse_group_list, parse_groups, GroupList, GroupListError, MAX_GROUPS};
+pub use pace::{parse_bitrate, parse_rate, Bitrate, Pacer, ParseRateError, Period, Rate, Step};
+pub use receiver::{Datagram, JoinMechanism, Receiver, ReceiverBuilder};
+pub use recvmsg::RecvBatch;
+pub use sender::{Pin, Sender, SenderBuilder};
+pub use sendmsg::SendBatch;
+// Probes and what a receiver counts of them.
+pub use probe::{
+    is_probe, unix_time_ns, DecodeError, Probe, ProbeError, ProbeFlags, SenderId, PROBE_HEADER_LEN,
+    PROBE_MAGIC, PROBE_VERSION,
+};
+pub use stats::{
+    Arrival, GroupStats, OneWayDelay, ProbeCounts, ReceiverStats, RunSummary, StreamKey,
+    StreamSnapshot, StreamStats, Throughput, MAX_STREAMS, REORDER_WINDOW,
+};
+// Recording a run and analysing the record afterwards.
 pub use analysis::{
     DelayMissing, DelayPolicy, Figures, RecordAnalysis, RecordAnalyzer, RecordStream,
     StreamAnalysis, Timeline, TimelineBin, MAX_POINTS, MAX_RECORD_STREAMS, TIMELINE_STREAMS,
 };
 pub use basic_rate::{BasicRateDetector, RateFinding};
 pub use dtim::{DtimBursts, DtimDetector, BEACON_INTERVAL_NS};
-pub use duration::{format_duration, parse_duration, ParseDurationError};
 // The echo protocol of `recv --echo`, `ping` and `doctor --peer`.
 pub use echo::{answer_probe, EchoCollector, Reply, ReplySocket, RttStats, UnicastEcho};
-pub use error::Error;
-pub use escape::{escape_text, hex, hex_dump};
 // Following an interface through network changes, for recv, send and apps.
 pub use follow::{FollowEvent, Follower, Look, RETRY_AFTER};
-pub use group::{Group, ParseGroupError, Port, Zone};
-pub use group_list::{parse_group_list, parse_groups, GroupList, GroupListError, MAX_GROUPS};
 pub use histogram::{Bucket, Histogram, Percentiles};
-pub use json::Object as JsonObject;
-pub use limits::raise_open_files_limit;
-pub use mcast_platform::{
-    changes, check, find, interfaces, is_usable, select, Address, Change, Family, FindError, Flags,
-    Interface, InterfaceIndex, Kind, Purpose, Rejection, Selection, Verdict, WatchMechanism,
-    Watcher, POLL_INTERVAL,
-};
-pub use pace::{parse_bitrate, parse_rate, Bitrate, Pacer, ParseRateError, Period, Rate, Step};
-pub use probe::{
-    is_probe, unix_time_ns, DecodeError, Probe, ProbeError, ProbeFlags, SenderId, PROBE_HEADER_LEN,
-    PROBE_MAGIC, PROBE_VERSION,
-};
-pub use receiver::{Datagram, JoinMechanism, Receiver, ReceiverBuilder};
 pub use record::{
     RecordError, RecordReader, RecordRow, RecordWriter, RECORD_FLUSH_FILE, RECORD_FLUSH_STDOUT,
     RECORD_HEADER,
 };
-pub use recvmsg::RecvBatch;
-pub use sender::{Pin, Sender, SenderBuilder};
-pub use sendmsg::SendBatch;
-pub use stats::{
-    stream_table, Arrival, GroupStats, OneWayDelay, ProbeCounts, ReceiverStats, StreamKey,
-    StreamSnapshot, StreamStats, Throughput, MAX_STREAMS, REORDER_WINDOW,
-};
+// Small helpers.
+pub use duration::{format_duration, parse_duration, ParseDurationError};
+pub use escape::escape_text;
+pub use limits::raise_open_files_limit;
 // Deadlines to poll(2) timeouts, for the library and the command.
 pub use wait::{poll_timeout_ms, poll_timeout_until};

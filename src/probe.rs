@@ -380,18 +380,7 @@ impl std::error::Error for DecodeError {}
 mod tests {
     use super::*;
 
-    /// xorshift64*: a tiny deterministic generator for the bounded property
-    /// tests (no crate needed).
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-    }
+    use crate::test_rng::Rng;
 
     fn sample() -> Probe {
         Probe {
@@ -425,7 +414,7 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         let mut buf = vec![0u8; 1500];
         for _ in 0..10_000 {
             let p = Probe {
@@ -538,7 +527,7 @@ mod tests {
 
     #[test]
     fn decoder_never_panics_on_arbitrary_bytes() {
-        let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
         let mut good = [0u8; 200];
         sample().encode_into(&mut good, 200).unwrap();
         let mut buf = [0u8; 200];

@@ -1,5 +1,6 @@
 use super::*;
 use crate::group::Group;
+use crate::probe::SenderId;
 use crate::test_rng::Rng;
 
 const MS: u64 = 1_000_000;

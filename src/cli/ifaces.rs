@@ -1,7 +1,8 @@
 //! `mcast ifaces`: every interface, which one automatic selection picks, and
 //! why each other one was not picked.
 
-use mcast::{interfaces, select, Family, Group, Interface, JsonObject, Purpose, Verdict};
+use crate::cli::json::JsonObject;
+use mcast::{interfaces, select, Family, Group, Interface, Purpose, Verdict};
 
 use super::choose::rejection_text;
 use super::output::{line, CliError};

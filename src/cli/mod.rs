@@ -9,7 +9,9 @@ use mcast::{Family, Group, Interface, Purpose, Zone};
 
 mod choose;
 mod doctor;
+mod hex;
 mod ifaces;
+mod json;
 mod logger;
 mod output;
 mod ping;
@@ -17,6 +19,7 @@ mod recv;
 mod report;
 mod send;
 mod signals;
+mod stats_view;
 
 use output::{CliError, EXIT_INTERRUPTED, EXIT_OK};
 

@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
+use crate::cli::json::JsonObject;
 use mcast::{
-    format_duration, unix_time_ns, EchoCollector, JsonObject, Probe, Reply, RttStats, Sender,
-    SenderId,
+    format_duration, unix_time_ns, EchoCollector, Probe, Reply, RttStats, Sender, SenderId,
 };
 
 use super::output::{line, plural, status, CliError};

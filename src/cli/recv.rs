@@ -7,9 +7,9 @@ use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use crate::cli::json::JsonObject;
 use mcast::{
-    format_duration, unix_time_ns, Datagram, Follower, Group, JsonObject, Receiver, ReceiverStats,
-    RecvBatch,
+    format_duration, unix_time_ns, Datagram, Follower, Group, Receiver, ReceiverStats, RecvBatch,
 };
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 

@@ -6,7 +6,8 @@ use std::io::{self, BufReader, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-use mcast::{DelayPolicy, Figures, JsonObject, RecordAnalysis, RecordAnalyzer, RecordReader};
+use crate::cli::json::JsonObject;
+use mcast::{DelayPolicy, Figures, RecordAnalysis, RecordAnalyzer, RecordReader};
 
 use super::output::{line, status, CliError};
 use super::{Common, ReportArgs};

@@ -4,10 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use mcast::{
-    format_duration, unix_time_ns, JsonObject, Pacer, Probe, Rate, SendBatch, Sender, SenderId,
-    Step,
-};
+use crate::cli::json::JsonObject;
+use mcast::{format_duration, unix_time_ns, Pacer, Probe, Rate, SendBatch, Sender, SenderId, Step};
 
 use super::output::{line, plural, status, CliError, Utc};
 use super::{signals, targets, Common, SendArgs};

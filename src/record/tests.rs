@@ -1,6 +1,6 @@
 use super::*;
 use std::cell::RefCell;
-use std::io::{BufReader, Cursor};
+use std::io::{BufReader, Cursor, Read};
 use std::rc::Rc;
 
 fn group(s: &str) -> Group {

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use mcast::JsonObject;
+use crate::cli::json::JsonObject;
 
 use super::super::output::{line, CliError};
 use super::super::Common;

@@ -5,10 +5,10 @@
 use std::io::Write;
 use std::net::IpAddr;
 
-use mcast::{
-    escape_text, hex, hex_dump, unix_time_ns, Datagram, FollowEvent, JsonObject, Receiver,
-    ReceiverStats,
-};
+use crate::cli::hex::{hex, hex_dump};
+use crate::cli::json::JsonObject;
+use crate::cli::stats_view;
+use mcast::{escape_text, unix_time_ns, Datagram, FollowEvent, Receiver, ReceiverStats};
 
 use super::{End, Tally};
 use crate::cli::output::{line, plural, status, CliError, Utc};
@@ -104,7 +104,7 @@ pub(super) fn tick(
 ) -> Result<(), CliError> {
     let now_ns = unix_time_ns();
     if json {
-        return line(&stats.stats_json(now_ns, show_delay).finish());
+        return line(&stats_view::stats_json(stats, now_ns, show_delay).finish());
     }
     if !live {
         return Ok(());
@@ -211,14 +211,14 @@ pub(super) fn summary(
             .bool("interrupted", end.interrupted)
             .bool("timed_out", end.timed_out);
         let obj = if tally.probes > 0 {
-            stats.add_summary_fields(obj, now_ns, tally.delay_shown)
+            stats_view::add_summary_fields(obj, &stats.summary(now_ns), tally.delay_shown)
         } else {
             obj
         };
         return line(&obj.finish());
     }
     if tally.probes > 0 {
-        for l in stats.table(now_ns, tally.delay_shown) {
+        for l in stats_view::stream_table(&stats.snapshot(now_ns), tally.delay_shown) {
             line(&l)?;
         }
     }

@@ -1,4 +1,4 @@
-//! A minimal JSON writer for the one-object-per-line output of `--json`.
+//! The CLI's JSON writer for the one-object-per-line output of `--json`.
 //!
 //! mcast only writes flat objects with a few nested arrays, so this small
 //! writer replaces serde_json and keeps the phone binary small. Strings are
@@ -8,29 +8,29 @@ use std::fmt::Write;
 
 /// One JSON object being written. Fields appear in the order they are added.
 #[derive(Debug, Clone)]
-pub struct Object {
+pub(crate) struct JsonObject {
     buf: String,
     first: bool,
 }
 
-impl Default for Object {
-    fn default() -> Object {
-        Object::new()
+impl Default for JsonObject {
+    fn default() -> JsonObject {
+        JsonObject::new()
     }
 }
 
-impl Object {
+impl JsonObject {
     /// An empty object.
-    pub fn new() -> Object {
-        Object {
+    pub(crate) fn new() -> JsonObject {
+        JsonObject {
             buf: String::from("{"),
             first: true,
         }
     }
 
     /// An object whose first field is `"type": kind`.
-    pub fn typed(kind: &str) -> Object {
-        Object::new().str("type", kind)
+    pub(crate) fn typed(kind: &str) -> JsonObject {
+        JsonObject::new().str("type", kind)
     }
 
     fn key(&mut self, key: &str) {
@@ -44,7 +44,7 @@ impl Object {
 
     /// Adds a string field.
     #[must_use]
-    pub fn str(mut self, key: &str, value: &str) -> Object {
+    pub(crate) fn str(mut self, key: &str, value: &str) -> JsonObject {
         self.key(key);
         push_string(&mut self.buf, value);
         self
@@ -52,7 +52,7 @@ impl Object {
 
     /// Adds a string field, or `null`.
     #[must_use]
-    pub fn opt_str(self, key: &str, value: Option<&str>) -> Object {
+    pub(crate) fn opt_str(self, key: &str, value: Option<&str>) -> JsonObject {
         match value {
             Some(v) => self.str(key, v),
             None => self.raw(key, "null"),
@@ -61,7 +61,7 @@ impl Object {
 
     /// Adds an integer field.
     #[must_use]
-    pub fn int(mut self, key: &str, value: impl Into<i128>) -> Object {
+    pub(crate) fn int(mut self, key: &str, value: impl Into<i128>) -> JsonObject {
         self.key(key);
         let _ = write!(self.buf, "{}", value.into());
         self
@@ -69,7 +69,7 @@ impl Object {
 
     /// Adds a number field; non-finite values become `null`.
     #[must_use]
-    pub fn num(mut self, key: &str, value: f64) -> Object {
+    pub(crate) fn num(mut self, key: &str, value: f64) -> JsonObject {
         self.key(key);
         if value.is_finite() {
             let _ = write!(self.buf, "{value}");
@@ -81,35 +81,44 @@ impl Object {
 
     /// Adds a boolean field.
     #[must_use]
-    pub fn bool(self, key: &str, value: bool) -> Object {
+    pub(crate) fn bool(self, key: &str, value: bool) -> JsonObject {
         self.raw(key, if value { "true" } else { "false" })
     }
 
     /// Adds an array of strings.
     #[must_use]
-    pub fn strs<'a>(mut self, key: &str, values: impl IntoIterator<Item = &'a str>) -> Object {
-        self.key(key);
-        self.buf.push('[');
-        for (i, v) in values.into_iter().enumerate() {
-            if i > 0 {
-                self.buf.push(',');
-            }
-            push_string(&mut self.buf, v);
-        }
-        self.buf.push(']');
-        self
+    pub(crate) fn strs<'a>(
+        self,
+        key: &str,
+        values: impl IntoIterator<Item = &'a str>,
+    ) -> JsonObject {
+        self.array(key, values, push_string)
     }
 
     /// Adds an array of objects.
     #[must_use]
-    pub fn objects(mut self, key: &str, values: impl IntoIterator<Item = Object>) -> Object {
+    pub(crate) fn objects(
+        self,
+        key: &str,
+        values: impl IntoIterator<Item = JsonObject>,
+    ) -> JsonObject {
+        self.array(key, values, |buf, v| buf.push_str(&v.finish()))
+    }
+
+    /// Adds an array, each element written by `push`.
+    fn array<T>(
+        mut self,
+        key: &str,
+        values: impl IntoIterator<Item = T>,
+        push: impl Fn(&mut String, T),
+    ) -> JsonObject {
         self.key(key);
         self.buf.push('[');
         for (i, v) in values.into_iter().enumerate() {
             if i > 0 {
                 self.buf.push(',');
             }
-            self.buf.push_str(&v.finish());
+            push(&mut self.buf, v);
         }
         self.buf.push(']');
         self
@@ -117,14 +126,14 @@ impl Object {
 
     /// Adds a field whose value is already JSON.
     #[must_use]
-    pub fn raw(mut self, key: &str, json: &str) -> Object {
+    pub(crate) fn raw(mut self, key: &str, json: &str) -> JsonObject {
         self.key(key);
         self.buf.push_str(json);
         self
     }
 
     /// The finished object, one line.
-    pub fn finish(mut self) -> String {
+    pub(crate) fn finish(mut self) -> String {
         self.buf.push('}');
         self.buf
     }
@@ -161,14 +170,14 @@ mod tests {
 
     #[test]
     fn writes_flat_objects() {
-        let o = Object::typed("message")
+        let o = JsonObject::typed("message")
             .int("bytes", 11u32)
             .num("duration_s", 1.5)
             .num("nan", f64::NAN)
             .bool("truncated", false)
             .opt_str("text", None)
             .strs("flags", ["up", "multicast"])
-            .objects("addresses", [Object::new().str("addr", "::1")])
+            .objects("addresses", [JsonObject::new().str("addr", "::1")])
             .finish();
         assert_eq!(
             o,
@@ -178,7 +187,7 @@ mod tests {
 
     #[test]
     fn escapes_strings() {
-        let o = Object::new()
+        let o = JsonObject::new()
             .str("t", "a\"b\\c\n\u{1b}[0m\0\u{2028}é")
             .finish();
         assert_eq!(o, r#"{"t":"a\"b\\c\n\u001b[0m\u0000\u2028é"}"#);
