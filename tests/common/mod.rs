@@ -1,5 +1,6 @@
 //! Shared helpers for the end-to-end tests: which binary to run, network
-//! namespaces that clean up after themselves, and the skip policy.
+//! namespaces that clean up after themselves, and the skip policy; its
+//! module `json` reads mcast's `--json` output with serde_json.
 //!
 //! Environment:
 //! - `MCAST_BIN`: the `mcast` binary to drive (default: the one cargo built for
@@ -10,6 +11,8 @@
 //!   fails instead. The README test command sets it, so CI never passes by
 //!   skipping.
 #![allow(dead_code, unreachable_pub)]
+
+pub mod json;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
