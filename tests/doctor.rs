@@ -20,18 +20,10 @@ use std::time::Duration;
 
 use common::json::{self, Value as Json};
 use common::{run_limited, Finished, Netns, Running};
-use lab::Lab;
+use lab::{lab_with, Lab};
 
 /// Upper bound for one doctor run (normally 1 to 3 s).
 const T: Duration = Duration::from_secs(60);
-
-/// A lab, if this machine can build one and has `tools`; else skips.
-fn lab_with(tools: &[&str]) -> Option<Lab> {
-    if !common::can_netns() || !lab::have(tools) {
-        return None;
-    }
-    Some(Lab::up())
-}
 
 /// One `check` object of the doctor's JSON output.
 #[derive(Debug, Clone)]

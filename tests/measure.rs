@@ -30,8 +30,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::json::{self, of_type, only, Fields, Value as Json};
-use common::{run_limited, Finished, Running};
-use lab::Lab;
+use common::{emulated, run_limited, Finished, Running};
+use lab::{lab_with, Lab};
 
 /// Upper bound for any one mcast run beyond its own `--timeout`.
 const T: Duration = Duration::from_secs(60);
@@ -40,19 +40,6 @@ const PORT: &str = "54321";
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-/// A lab, if this machine can build one and has `tools`; else skips.
-fn lab_with(tools: &[&str]) -> Option<Lab> {
-    if !common::can_netns() || !lab::have(tools) {
-        return None;
-    }
-    Some(Lab::up())
-}
-
-/// Under an emulator (`MCAST_RUNNER`) everything starts slower.
-fn emulated() -> bool {
-    !common::mcast_runner().is_empty()
-}
 
 /// A receiver's `--timeout` for a test whose senders are busy for about
 /// `busy_secs` after the receiver is ready: that, plus room for starting

@@ -24,7 +24,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::json::{self, Fields, Value as Json};
-use common::{addr, veth, Hub, Netns};
+use common::{addr, emulated, veth, Hub, Netns};
 
 const GROUP: &str = "239.74.20.30:54321";
 /// Probes per second of the streams in tests 1–5.
@@ -32,11 +32,6 @@ const RATE: u64 = 100;
 /// A safety net for every receiver: it ends by itself after this long even
 /// if the test forgets it (the tests end it with SIGINT much earlier).
 const RECV_LIMIT: &str = "40s";
-
-/// Under an emulator (`MCAST_RUNNER`) everything starts slower.
-fn emulated() -> bool {
-    !common::mcast_runner().is_empty()
-}
 
 /// How long to wait for something that normally takes a second or two.
 fn patience() -> Duration {

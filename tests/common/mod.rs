@@ -39,6 +39,12 @@ pub fn mcast_runner() -> Vec<String> {
         .collect()
 }
 
+/// Whether the binary runs under an emulator (`MCAST_RUNNER`), where
+/// everything starts slower.
+pub fn emulated() -> bool {
+    !mcast_runner().is_empty()
+}
+
 /// True when skips must become failures.
 pub fn strict() -> bool {
     matches!(
