@@ -27,21 +27,18 @@ mod lab;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::{run_limited, Finished, Running};
+use common::{Finished, Running};
 use lab::{lab_with, Lab, GROUP4, GROUP6, GROUP6_ARG, LL_GROUP6, LL_GROUP6_ARG, PHONE_WIFI_LL};
 
 const T: Duration = Duration::from_secs(30);
 
 fn receiver(lab: &Lab, host: &str, args: &[&str]) -> Running {
-    let mut r = Running::start(lab.mcast(host, args));
-    r.wait_ready();
-    r
+    lab.receiver(host, args)
 }
 
+/// Runs `mcast ARGS` in `host` to completion and checks it succeeded.
 fn send(lab: &Lab, host: &str, args: &[&str]) -> Finished {
-    let s = run_limited(lab.mcast(host, args), T);
-    assert_eq!(s.code(), 0, "sender in {host} {args:?}: {s:?}");
-    s
+    lab.send_ok(host, args, T)
 }
 
 fn text(b: &[u8]) -> String {

@@ -48,29 +48,18 @@ fn quiet_timeout() -> &'static str {
 
 /// Starts `mcast ARGS` in `host` and waits until it has joined.
 fn receiver(lab: &Lab, host: &str, args: &[&str]) -> Running {
-    let mut r = Running::start(lab.mcast(host, args));
-    r.wait_ready();
-    r
+    lab.receiver(host, args)
 }
 
 /// Runs `mcast ARGS` in `host` to completion and checks it succeeded.
 fn send(lab: &Lab, host: &str, args: &[&str]) -> Finished {
-    let s = run_limited(lab.mcast(host, args), T);
-    assert_eq!(s.code(), 0, "sender in {host} {args:?}: {s:?}");
-    s
+    lab.send_ok(host, args, T)
 }
 
 /// The source address (no port, brackets or scope) in a `--json send`'s
 /// `sending` line.
 fn json_source(s: &Finished) -> String {
-    s.stdout
-        .split(r#""source":""#)
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .map(|a| a.rsplit_once(':').map_or(a, |(ip, _)| ip))
-        .map(|a| a.trim_start_matches('[').trim_end_matches(']'))
-        .map(|a| a.split('%').next().unwrap_or(a).to_owned())
-        .unwrap_or_else(|| panic!("no source in {s:?}"))
+    common::json::sending_source_ip(&s.stdout).unwrap_or_else(|| panic!("no source in {s:?}"))
 }
 
 /// The IPv6 source the phone's wlan0 sender really uses: its ULA with

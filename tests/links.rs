@@ -250,15 +250,8 @@ fn ssm_filters_out_the_other_sender() {
             s1.mcast(&["--json", "send", group, "-c", "1", "-m", "probe"]),
             T,
         );
-        let source = probe
-            .stdout
-            .split(r#""source":""#)
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .map(|a| a.rsplit_once(':').map_or(a, |(ip, _)| ip))
-            .map(|a| a.trim_start_matches('[').trim_end_matches(']'))
-            .map(|a| a.split('%').next().unwrap_or(a).to_owned())
-            .unwrap_or_else(|| panic!("{probe:?}"));
+        let source =
+            common::json::sending_source_ip(&probe.stdout).unwrap_or_else(|| panic!("{probe:?}"));
         if source != expected_source {
             eprintln!("v6={v6}: the sender's source is {source}, not {expected_source}");
         }

@@ -159,6 +159,16 @@ pub fn objects_in(text: &str, kind: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The source address (no port, brackets or scope) that a `--json send`
+/// announced in its `sending` object, if it did.
+pub fn sending_source_ip(stdout: &str) -> Option<String> {
+    let sending = objects_in(stdout, "sending").into_iter().next()?;
+    let a = sending.get("source")?.as_str()?;
+    let a = a.rsplit_once(':').map_or(a, |(ip, _)| ip);
+    let a = a.trim_start_matches('[').trim_end_matches(']');
+    Some(a.split('%').next().unwrap_or(a).to_owned())
+}
+
 /// The keys of an object (empty for anything else).
 pub fn keys(v: &Value) -> BTreeSet<&str> {
     v.as_object()
@@ -192,35 +202,37 @@ pub trait Fields {
     fn only_stream(&self) -> &Value;
 }
 
+/// The field `key` of `object` read by `get`; fails the test saying it is
+/// not `kind` when `get` gives nothing.
+fn typed<'a, T>(
+    object: &'a Value,
+    key: &str,
+    kind: &str,
+    get: impl FnOnce(&'a Value) -> Option<T>,
+) -> T {
+    let v = object.at(key);
+    get(v).unwrap_or_else(|| panic!("{key} is not {kind}: {v} in {object}"))
+}
+
 impl Fields for Value {
     fn at(&self, key: &str) -> &Value {
         self.get(key)
             .unwrap_or_else(|| panic!("no field {key:?} in {self}"))
     }
     fn s(&self, key: &str) -> &str {
-        let v = self.at(key);
-        v.as_str()
-            .unwrap_or_else(|| panic!("{key} is not a string: {v} in {self}"))
+        typed(self, key, "a string", Value::as_str)
     }
     fn u(&self, key: &str) -> u64 {
-        let v = self.at(key);
-        v.as_u64()
-            .unwrap_or_else(|| panic!("{key} is not an unsigned integer: {v} in {self}"))
+        typed(self, key, "an unsigned integer", Value::as_u64)
     }
     fn f(&self, key: &str) -> f64 {
-        let v = self.at(key);
-        v.as_f64()
-            .unwrap_or_else(|| panic!("{key} is not a number: {v} in {self}"))
+        typed(self, key, "a number", Value::as_f64)
     }
     fn b(&self, key: &str) -> bool {
-        let v = self.at(key);
-        v.as_bool()
-            .unwrap_or_else(|| panic!("{key} is not a bool: {v} in {self}"))
+        typed(self, key, "a bool", Value::as_bool)
     }
     fn a(&self, key: &str) -> &[Value] {
-        let v = self.at(key);
-        v.as_array()
-            .unwrap_or_else(|| panic!("{key} is not an array: {v} in {self}"))
+        typed(self, key, "an array", |v| v.as_array().map(Vec::as_slice))
     }
     fn a_or_empty(&self, key: &str) -> &[Value] {
         match self.get(key) {

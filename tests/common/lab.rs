@@ -46,7 +46,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::{mcast_bin, mcast_runner, skip};
+use crate::common::{run_limited, skip, Finished, Running};
 
 /// The lab's hosts, each a network namespace `PREFIX-HOST`.
 pub const HOSTS: [&str; 5] = ["ap", "phone", "board", "pc", "cell"];
@@ -416,15 +416,22 @@ impl Lab {
     /// A command for the `mcast` under test inside `host`:
     /// `ip netns exec NS [MCAST_RUNNER…] MCAST_BIN ARGS…`, stdin null.
     pub fn mcast(&self, host: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns(host)]);
-        for r in mcast_runner() {
-            cmd.arg(r);
-        }
-        cmd.arg(mcast_bin());
-        cmd.args(args);
-        cmd.stdin(Stdio::null());
-        cmd
+        crate::common::mcast_in(&self.ns(host), args)
+    }
+
+    /// Starts `mcast ARGS` in `host` and waits until it has joined.
+    pub fn receiver(&self, host: &str, args: &[&str]) -> Running {
+        let mut r = Running::start(self.mcast(host, args));
+        r.wait_ready();
+        r
+    }
+
+    /// Runs `mcast ARGS` in `host` to completion (at most `within`) and
+    /// checks it succeeded.
+    pub fn send_ok(&self, host: &str, args: &[&str], within: Duration) -> Finished {
+        let s = run_limited(self.mcast(host, args), within);
+        assert_eq!(s.code(), 0, "sender in {host} {args:?}: {s:?}");
+        s
     }
 
     /// The bridge's multicast database (`bridge mdb show` in ap).
