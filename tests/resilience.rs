@@ -24,6 +24,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::json::{self, Fields, Value as Json};
+use common::scratch::Scratch;
 use common::{addr, emulated, veth, Hub, Netns};
 
 const GROUP: &str = "239.74.20.30:54321";
@@ -1046,34 +1047,6 @@ fn a_local_firewall_that_refuses_some_datagrams_costs_only_those() {
 // ---------------------------------------------------------------------------
 // 6. A hostile sender.
 
-static TMP_COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-
-/// A temporary directory, removed when dropped.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let n = TMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let p = std::env::temp_dir().join(format!("mcast-resilience-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("temporary directory");
-        TempDir(p)
-    }
-
-    /// Writes `bytes` to `name` and returns its path as a string.
-    fn file(&self, name: &str, bytes: &[u8]) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, bytes).expect("write a temporary file");
-        p.to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn random_bytes(n: usize) -> Vec<u8> {
     let mut v = vec![0u8; n];
     std::fs::File::open("/dev/urandom")
@@ -1141,7 +1114,7 @@ fn hostile_datagrams_are_escaped_whole_and_do_not_disturb_probes() {
     }
     let lan = Lan::new(16);
     let (rcv, snd, bad, snd_ip, bad_ip) = (&lan.rcv, &lan.snd, &lan.bad, &lan.snd_ip, &lan.bad_ip);
-    let tmp = TempDir::new();
+    let tmp = Scratch::new("resilience");
     // 65,507 bytes: the largest UDP payload over IPv4. It starts with an
     // escape sequence so the text receiver has one to escape for sure.
     let mut big = random_bytes(65_507);
@@ -1289,7 +1262,7 @@ fn foreign_flood_does_not_stop_probe_statistics() {
     const FLOOD: usize = 10_000;
     let lan = Lan::new(17);
     let (rcv, snd, bad, snd_ip, bad_ip) = (&lan.rcv, &lan.snd, &lan.bad, &lan.snd_ip, &lan.bad_ip);
-    let tmp = TempDir::new();
+    let tmp = Scratch::new("resilience");
     let flood = tmp.file("flood", &random_bytes(FLOOD * 100));
 
     let mut r = json_receiver(rcv, &["-i", "wlan0"]);

@@ -1,7 +1,8 @@
 //! Shared helpers for the end-to-end tests: which binary to run, network
 //! namespaces that clean up after themselves, and the skip policy; its
 //! module `json` reads mcast's `--json` output with serde_json, and
-//! `topology` builds the small namespace topologies several tests share.
+//! `topology` builds the small namespace topologies several tests share, and
+//! `scratch` makes temporary directories.
 //!
 //! Environment:
 //! - `MCAST_BIN`: the `mcast` binary to drive (default: the one cargo built for
@@ -14,6 +15,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod json;
+pub mod scratch;
 pub mod topology;
 
 use std::io::{BufRead, BufReader, Read};
