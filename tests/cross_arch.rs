@@ -28,14 +28,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{run_limited, Running};
-use lab::Lab;
+use lab::{Lab, GROUP4, LL_GROUP6, LL_GROUP6_ARG, PHONE_WIFI_LL};
 
 const T: Duration = Duration::from_secs(60);
-const GROUP4: &str = "239.74.20.30";
-const LL_GROUP6: &str = "ff02::4a14:1e";
-const LL_GROUP6_ARG: &str = "[ff02::4a14:1e]:54321";
-/// The phone's wlan0 link-local address (fixed MAC 02:6d:63:00:01:10).
-const PHONE_WIFI_LL: &str = "fe80::6d:63ff:fe00:110";
 
 /// One architecture's build of mcast and how to run it.
 struct Arch {

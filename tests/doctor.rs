@@ -18,19 +18,12 @@ mod lab;
 
 use std::time::Duration;
 
+use common::json::{self, Value as Json};
 use common::{run_limited, Finished, Netns, Running};
-use lab::Lab;
+use lab::{lab_with, Lab};
 
 /// Upper bound for one doctor run (normally 1 to 3 s).
 const T: Duration = Duration::from_secs(60);
-
-/// A lab, if this machine can build one and has `tools`; else skips.
-fn lab_with(tools: &[&str]) -> Option<Lab> {
-    if !common::can_netns() || !lab::have(tools) {
-        return None;
-    }
-    Some(Lab::up())
-}
 
 /// One `check` object of the doctor's JSON output.
 #[derive(Debug, Clone)]
@@ -46,28 +39,9 @@ struct Report {
     out: Finished,
 }
 
-/// The JSON string value of `key` in the flat object `line` (unescaped),
-/// `None` when absent or null.
-fn json_str(line: &str, key: &str) -> Option<String> {
-    let start = line.find(&format!("\"{key}\":\""))? + key.len() + 4;
-    let mut s = String::new();
-    let mut chars = line[start..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => return Some(s),
-            '\\' => match chars.next()? {
-                'n' => s.push('\n'),
-                't' => s.push('\t'),
-                'u' => {
-                    let hex: String = chars.by_ref().take(4).collect();
-                    s.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
-                }
-                other => s.push(other),
-            },
-            c => s.push(c),
-        }
-    }
-    None
+/// The string value of `key` in `v`, `None` when absent or null.
+fn json_str(v: &Json, key: &str) -> Option<String> {
+    v.get(key).and_then(Json::as_str).map(str::to_owned)
 }
 
 impl Report {
@@ -77,35 +51,36 @@ impl Report {
 
     /// The check called `name`; fails the test if it is missing.
     fn check(&self, name: &str) -> Check {
-        let needle = format!("\"type\":\"check\",\"name\":\"{name}\",");
-        let line = self
-            .out
-            .stdout
-            .lines()
-            .find(|l| l.contains(&needle))
+        let check = self
+            .checks()
+            .into_iter()
+            .find(|c| json_str(c, "name").as_deref() == Some(name))
             .unwrap_or_else(|| panic!("no {name} check in {:#?}", self.out));
         Check {
-            status: json_str(line, "status").expect("status"),
-            detail: json_str(line, "detail").expect("detail"),
-            fix: json_str(line, "fix"),
+            status: json_str(&check, "status").expect("status"),
+            detail: json_str(&check, "detail").expect("detail"),
+            fix: json_str(&check, "fix"),
         }
+    }
+
+    /// The `check` objects, in order.
+    fn checks(&self) -> Vec<Json> {
+        json::objects_in(&self.out.stdout, "check")
     }
 
     /// Whether a check called `name` was reported.
     fn has(&self, name: &str) -> bool {
-        self.out
-            .stdout
-            .contains(&format!("\"type\":\"check\",\"name\":\"{name}\","))
+        self.checks()
+            .iter()
+            .any(|c| json_str(c, "name").as_deref() == Some(name))
     }
 
     /// The names of the checks with `status`.
     fn with_status(&self, status: &str) -> Vec<String> {
-        self.out
-            .stdout
-            .lines()
-            .filter(|l| l.contains("\"type\":\"check\""))
-            .filter(|l| json_str(l, "status").as_deref() == Some(status))
-            .filter_map(|l| json_str(l, "name"))
+        self.checks()
+            .iter()
+            .filter(|c| json_str(c, "status").as_deref() == Some(status))
+            .filter_map(|c| json_str(c, "name"))
             .collect()
     }
 

@@ -13,7 +13,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{addr, can_netns, mcast_bin, mcast_runner, run_limited, skip, veth, Netns, Running};
+use common::{can_netns, mcast_bin, mcast_runner, run_limited, skip, Netns, Running};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -48,25 +48,7 @@ fn emulated(ns: &Netns, emu: &[String], args: &[&str]) -> Command {
 /// A phone (`wlan0` to `wifi`, `rmnet_data0` to `cell`, default route via
 /// cell) and its two peers.
 fn phone() -> (Netns, Netns, Netns) {
-    let phone = Netns::new("fbphone");
-    let wifi = Netns::new("fbwifi");
-    let cell = Netns::new("fbcell");
-    veth(&phone, "wlan0", &wifi, "wlan0");
-    veth(&phone, "rmnet_data0", &cell, "rmnet0");
-    addr(&phone, "wlan0", "198.18.20.10/24");
-    addr(&wifi, "wlan0", "198.18.20.20/24");
-    addr(&phone, "rmnet_data0", "198.18.21.10/24");
-    addr(&cell, "rmnet0", "198.18.21.1/24");
-    phone.ip(&[
-        "route",
-        "add",
-        "default",
-        "via",
-        "198.18.21.1",
-        "dev",
-        "rmnet_data0",
-    ]);
-    (phone, wifi, cell)
+    common::topology::phone("fb", 20, 21)
 }
 
 #[test]

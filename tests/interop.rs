@@ -27,35 +27,18 @@ mod lab;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::{run_limited, Finished, Running};
-use lab::Lab;
+use common::{Finished, Running};
+use lab::{lab_with, Lab, GROUP4, GROUP6, GROUP6_ARG, LL_GROUP6, LL_GROUP6_ARG, PHONE_WIFI_LL};
 
 const T: Duration = Duration::from_secs(30);
-const GROUP4: &str = "239.74.20.30";
-const GROUP6: &str = "ff05::4a14:1e";
-const GROUP6_ARG: &str = "[ff05::4a14:1e]:54321";
-const LL_GROUP6: &str = "ff02::4a14:1e";
-const LL_GROUP6_ARG: &str = "[ff02::4a14:1e]:54321";
-/// The phone's wlan0 link-local address (fixed MAC 02:6d:63:00:01:10).
-const PHONE_WIFI_LL: &str = "fe80::6d:63ff:fe00:110";
-
-fn lab_with(tools: &[&str]) -> Option<Lab> {
-    if !common::can_netns() || !lab::have(tools) {
-        return None;
-    }
-    Some(Lab::up())
-}
 
 fn receiver(lab: &Lab, host: &str, args: &[&str]) -> Running {
-    let mut r = Running::start(lab.mcast(host, args));
-    r.wait_ready();
-    r
+    lab.receiver(host, args)
 }
 
+/// Runs `mcast ARGS` in `host` to completion and checks it succeeded.
 fn send(lab: &Lab, host: &str, args: &[&str]) -> Finished {
-    let s = run_limited(lab.mcast(host, args), T);
-    assert_eq!(s.code(), 0, "sender in {host} {args:?}: {s:?}");
-    s
+    lab.send_ok(host, args, T)
 }
 
 fn text(b: &[u8]) -> String {

@@ -24,37 +24,17 @@ mod lab;
 
 use std::time::{Duration, Instant};
 
-use common::{run_limited, Finished, Running};
-use lab::{Capture, Lab};
+use common::{emulated, run_limited, Finished, Running};
+use lab::{
+    lab_with, Capture, Lab, BOARD_LL, GROUP4, GROUP6, GROUP6_ARG, PHONE_CELL_LL, PHONE_WIFI_LL,
+};
 
 /// Upper bound for any one mcast run (they normally end in well under 1 s).
 const T: Duration = Duration::from_secs(30);
-const GROUP4: &str = "239.74.20.30";
-const GROUP6: &str = "ff05::4a14:1e";
-const GROUP6_ARG: &str = "[ff05::4a14:1e]:54321";
 /// Capture filter for IGMP and MLD. Not `icmp6`: MLD messages follow a
 /// hop-by-hop options header (router alert), which libpcap's `icmp6` does
 /// not look past.
 const GROUP_MGMT: &str = "igmp or (ip6 and not udp and not tcp)";
-/// The phone's wlan0 link-local address (fixed MAC 02:6d:63:00:01:10).
-const PHONE_WIFI_LL: &str = "fe80::6d:63ff:fe00:110";
-/// The phone's rmnet_data0 link-local address (fixed MAC 02:6d:63:00:02:10).
-const PHONE_CELL_LL: &str = "fe80::6d:63ff:fe00:210";
-/// The board's wlan0 link-local address (fixed MAC 02:6d:63:00:01:20).
-const BOARD_LL: &str = "fe80::6d:63ff:fe00:120";
-
-/// A lab, if this machine can build one and has `tools`; else skips.
-fn lab_with(tools: &[&str]) -> Option<Lab> {
-    if !common::can_netns() || !lab::have(tools) {
-        return None;
-    }
-    Some(Lab::up())
-}
-
-/// Under an emulator (`MCAST_RUNNER`) everything starts slower.
-fn emulated() -> bool {
-    !common::mcast_runner().is_empty()
-}
 
 /// The `--timeout` of a receiver that must get nothing: long enough for a
 /// sender started after it to finish, short enough to keep the suite fast.
@@ -68,29 +48,18 @@ fn quiet_timeout() -> &'static str {
 
 /// Starts `mcast ARGS` in `host` and waits until it has joined.
 fn receiver(lab: &Lab, host: &str, args: &[&str]) -> Running {
-    let mut r = Running::start(lab.mcast(host, args));
-    r.wait_ready();
-    r
+    lab.receiver(host, args)
 }
 
 /// Runs `mcast ARGS` in `host` to completion and checks it succeeded.
 fn send(lab: &Lab, host: &str, args: &[&str]) -> Finished {
-    let s = run_limited(lab.mcast(host, args), T);
-    assert_eq!(s.code(), 0, "sender in {host} {args:?}: {s:?}");
-    s
+    lab.send_ok(host, args, T)
 }
 
 /// The source address (no port, brackets or scope) in a `--json send`'s
 /// `sending` line.
 fn json_source(s: &Finished) -> String {
-    s.stdout
-        .split(r#""source":""#)
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .map(|a| a.rsplit_once(':').map_or(a, |(ip, _)| ip))
-        .map(|a| a.trim_start_matches('[').trim_end_matches(']'))
-        .map(|a| a.split('%').next().unwrap_or(a).to_owned())
-        .unwrap_or_else(|| panic!("no source in {s:?}"))
+    common::json::sending_source_ip(&s.stdout).unwrap_or_else(|| panic!("no source in {s:?}"))
 }
 
 /// The IPv6 source the phone's wlan0 sender really uses: its ULA with

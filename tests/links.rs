@@ -6,23 +6,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{addr, can_netns, run_limited, veth, Hub, Netns, Running};
+use common::{addr, can_netns, run_limited, topology, veth, Hub, Netns, Running};
 
 const T: Duration = Duration::from_secs(30);
 
 /// Two hosts on one link: `tx` 198.18.10.1 and `rx` 198.18.10.2, both `wlan0`.
 fn pair(tag: &str) -> Option<(Netns, Netns)> {
-    if !can_netns() {
-        return None;
-    }
-    let tx = Netns::new(&format!("{tag}t"));
-    let rx = Netns::new(&format!("{tag}r"));
-    veth(&tx, "wlan0", &rx, "wlan0");
-    addr(&tx, "wlan0", "198.18.10.1/24");
-    addr(&rx, "wlan0", "198.18.10.2/24");
-    addr(&tx, "wlan0", "fd6d:6361:7374:10::1/64");
-    addr(&rx, "wlan0", "fd6d:6361:7374:10::2/64");
-    Some((tx, rx))
+    topology::wlan_pair(tag, 10, true)
 }
 
 /// Starts a receiver, runs a sender to completion, and returns the receiver's result.
@@ -260,15 +250,8 @@ fn ssm_filters_out_the_other_sender() {
             s1.mcast(&["--json", "send", group, "-c", "1", "-m", "probe"]),
             T,
         );
-        let source = probe
-            .stdout
-            .split(r#""source":""#)
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .map(|a| a.rsplit_once(':').map_or(a, |(ip, _)| ip))
-            .map(|a| a.trim_start_matches('[').trim_end_matches(']'))
-            .map(|a| a.split('%').next().unwrap_or(a).to_owned())
-            .unwrap_or_else(|| panic!("{probe:?}"));
+        let source =
+            common::json::sending_source_ip(&probe.stdout).unwrap_or_else(|| panic!("{probe:?}"));
         if source != expected_source {
             eprintln!("v6={v6}: the sender's source is {source}, not {expected_source}");
         }
@@ -457,25 +440,8 @@ fn sender_uses_the_named_link_not_the_default_route() {
     if !can_netns() {
         return;
     }
-    let phone = Netns::new("phone");
-    let wifi = Netns::new("wifi");
-    let cell = Netns::new("cell");
-    veth(&phone, "wlan0", &wifi, "wlan0");
-    veth(&phone, "rmnet_data0", &cell, "rmnet0");
-    addr(&phone, "wlan0", "198.18.14.10/24");
-    addr(&wifi, "wlan0", "198.18.14.20/24");
-    addr(&phone, "rmnet_data0", "198.18.15.10/24");
-    addr(&cell, "rmnet0", "198.18.15.1/24");
     // Like a phone: the default route is cellular.
-    phone.ip(&[
-        "route",
-        "add",
-        "default",
-        "via",
-        "198.18.15.1",
-        "dev",
-        "rmnet_data0",
-    ]);
+    let (phone, wifi, cell) = topology::phone("", 14, 15);
 
     let mut w = Running::start(wifi.mcast(&["recv", "-c", "2", "--timeout", "20s"]));
     let mut c = Running::start(cell.mcast(&["recv", "-c", "1", "--timeout", "2s"]));

@@ -14,22 +14,12 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{addr, can_netns, mcast_bin, mcast_runner, run_limited, veth, Netns, Running};
+use common::{mcast_bin, mcast_runner, run_limited, topology, Netns, Running};
 
 const T: Duration = Duration::from_secs(120);
 
 fn pair(tag: &str) -> Option<(Netns, Netns)> {
-    if !can_netns() {
-        return None;
-    }
-    let tx = Netns::new(&format!("{tag}t"));
-    let rx = Netns::new(&format!("{tag}r"));
-    veth(&tx, "wlan0", &rx, "wlan0");
-    addr(&tx, "wlan0", "198.18.50.1/24");
-    addr(&rx, "wlan0", "198.18.50.2/24");
-    addr(&tx, "wlan0", "fd6d:6361:7374:50::1/64");
-    addr(&rx, "wlan0", "fd6d:6361:7374:50::2/64");
-    Some((tx, rx))
+    topology::wlan_pair(tag, 50, true)
 }
 
 /// The value of `key` in a flat JSON object.

@@ -29,8 +29,9 @@ mod lab;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{run_limited, Finished, Running};
-use lab::Lab;
+use common::json::{self, of_type, only, Fields, Value as Json};
+use common::{emulated, run_limited, Finished, Running};
+use lab::{lab_with, Lab};
 
 /// Upper bound for any one mcast run beyond its own `--timeout`.
 const T: Duration = Duration::from_secs(60);
@@ -39,19 +40,6 @@ const PORT: &str = "54321";
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-/// A lab, if this machine can build one and has `tools`; else skips.
-fn lab_with(tools: &[&str]) -> Option<Lab> {
-    if !common::can_netns() || !lab::have(tools) {
-        return None;
-    }
-    Some(Lab::up())
-}
-
-/// Under an emulator (`MCAST_RUNNER`) everything starts slower.
-fn emulated() -> bool {
-    !common::mcast_runner().is_empty()
-}
 
 /// A receiver's `--timeout` for a test whose senders are busy for about
 /// `busy_secs` after the receiver is ready: that, plus room for starting
@@ -89,45 +77,7 @@ fn run_ok(lab: &Lab, host: &str, args: &[&str]) -> Finished {
 /// Every stdout line of a `--json` run, parsed; fails the test on a line
 /// that is not one JSON object whose first field is a string `type`.
 fn json_lines(f: &Finished) -> Vec<Json> {
-    f.stdout
-        .lines()
-        .map(|l| {
-            let v = parse_json(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\nin {f:?}"));
-            let typed = match &v {
-                Json::Obj(fields) => {
-                    matches!(fields.first(), Some((k, Json::Str(_))) if k == "type")
-                }
-                _ => false,
-            };
-            assert!(
-                typed,
-                "not an object whose first field is a string `type`: {l}"
-            );
-            v
-        })
-        .collect()
-}
-
-/// The objects of type `kind` (and, if given, role `role`).
-fn of_type<'a>(lines: &'a [Json], kind: &str, role: Option<&str>) -> Vec<&'a Json> {
-    lines
-        .iter()
-        .filter(|v| {
-            v.s("type") == kind
-                && role.is_none_or(|r| v.get("role").and_then(Json::as_str) == Some(r))
-        })
-        .collect()
-}
-
-/// The one object of type `kind` (and role `role`).
-fn only<'a>(lines: &'a [Json], kind: &str, role: Option<&str>) -> &'a Json {
-    let found = of_type(lines, kind, role);
-    assert_eq!(
-        found.len(),
-        1,
-        "expected one {kind} {role:?} object in {lines:#?}"
-    );
-    found[0]
+    json::typed_lines(&f.stdout, f)
 }
 
 /// The `summary` of a `recv --json` run.
@@ -687,10 +637,8 @@ const RESPONDER: &[(&str, &str)] = &[
 /// Checks that `v` has exactly the fields of `spec` (in any order) and that
 /// each value is of its kind.
 fn assert_fields(what: &str, v: &Json, spec: &[(&str, &str)]) {
-    let Json::Obj(fields) = v else {
-        panic!("{what} is not an object: {v:?}")
-    };
-    let have: BTreeSet<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(v.is_object(), "{what} is not an object: {v:?}");
+    let have: BTreeSet<&str> = json::keys(v);
     let want: BTreeSet<&str> = spec.iter().map(|(k, _)| *k).collect();
     assert_eq!(
         have,
@@ -702,13 +650,13 @@ fn assert_fields(what: &str, v: &Json, spec: &[(&str, &str)]) {
     for (key, kind) in spec {
         let x = v.at(key);
         let ok = match *kind {
-            "s" => matches!(x, Json::Str(_)),
-            "s?" => matches!(x, Json::Str(_) | Json::Null),
+            "s" => x.is_string(),
+            "s?" => x.is_string() || x.is_null(),
             "u" => x.as_u64().is_some(),
-            "n" => matches!(x, Json::Num(_)),
-            "n?" => matches!(x, Json::Num(_) | Json::Null),
-            "b" => matches!(x, Json::Bool(_)),
-            "a" => matches!(x, Json::Arr(_)),
+            "n" => x.is_number(),
+            "n?" => x.is_number() || x.is_null(),
+            "b" => x.is_boolean(),
+            "a" => x.is_array(),
             other => panic!("bad kind {other}"),
         };
         assert!(ok, "{what}.{key} is not of kind {kind}: {x:?} in {v:?}");
@@ -748,7 +696,7 @@ fn json_output_parses_and_has_the_readme_fields() {
     if !common::can_netns() {
         return;
     }
-    json_checker_self_test();
+    json::self_test();
     let Some(lab) = lab_with(&[]) else { return };
     let to = timeout(5);
     // The board answers probes; the phone also listens, so its own probes
@@ -1207,346 +1155,4 @@ fn several_groups_and_a_range_are_counted_apart() {
     let announced_sources: BTreeSet<&str> = sent.iter().map(|(_, s)| s.as_str()).collect();
     assert_eq!(sources, announced_sources);
     assert_eq!(sum.u("packets"), 7 * 200, "{sum:?}");
-}
-
-// ---------------------------------------------------------------------------
-// A strict JSON checker (RFC 8259), enough to prove that every line parses
-// and to read the fields back. Numbers keep their text, so integers are
-// read exactly.
-
-#[derive(Debug, Clone, PartialEq)]
-enum Json {
-    Null,
-    Bool(bool),
-    Num(String),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(String, Json)>),
-}
-
-impl Json {
-    fn get(&self, key: &str) -> Option<&Json> {
-        match self {
-            Json::Obj(f) => f.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-    fn at(&self, key: &str) -> &Json {
-        self.get(key)
-            .unwrap_or_else(|| panic!("no field {key:?} in {self:?}"))
-    }
-    fn as_str(&self) -> Option<&str> {
-        match self {
-            Json::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-    fn as_u64(&self) -> Option<u64> {
-        match self {
-            Json::Num(n) => n.parse().ok(),
-            _ => None,
-        }
-    }
-    fn as_f64(&self) -> Option<f64> {
-        match self {
-            Json::Num(n) => n.parse().ok(),
-            _ => None,
-        }
-    }
-    fn s(&self, key: &str) -> &str {
-        let v = self.at(key);
-        v.as_str()
-            .unwrap_or_else(|| panic!("{key} is not a string: {v:?}"))
-    }
-    fn u(&self, key: &str) -> u64 {
-        let v = self.at(key);
-        v.as_u64()
-            .unwrap_or_else(|| panic!("{key} is not an unsigned integer: {v:?}"))
-    }
-    fn f(&self, key: &str) -> f64 {
-        let v = self.at(key);
-        v.as_f64()
-            .unwrap_or_else(|| panic!("{key} is not a number: {v:?}"))
-    }
-    fn b(&self, key: &str) -> bool {
-        match self.at(key) {
-            Json::Bool(b) => *b,
-            v => panic!("{key} is not a bool: {v:?}"),
-        }
-    }
-    fn a(&self, key: &str) -> &[Json] {
-        match self.at(key) {
-            Json::Arr(a) => a,
-            v => panic!("{key} is not an array: {v:?}"),
-        }
-    }
-}
-
-/// Parses one JSON text; duplicate keys in an object are an error.
-fn parse_json(text: &str) -> Result<Json, String> {
-    let mut p = Parser {
-        b: text.as_bytes(),
-        i: 0,
-        depth: 0,
-    };
-    let v = p.value()?;
-    p.ws();
-    if p.i != p.b.len() {
-        return Err(p.err("trailing characters"));
-    }
-    Ok(v)
-}
-
-struct Parser<'a> {
-    b: &'a [u8],
-    i: usize,
-    depth: u32,
-}
-
-impl Parser<'_> {
-    fn err(&self, what: &str) -> String {
-        format!("{what} at byte {}", self.i)
-    }
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-    fn ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.i += 1;
-        }
-    }
-    fn eat(&mut self, c: u8) -> Result<(), String> {
-        if self.peek() == Some(c) {
-            self.i += 1;
-            Ok(())
-        } else {
-            Err(self.err(&format!("expected {:?}", c as char)))
-        }
-    }
-    fn value(&mut self) -> Result<Json, String> {
-        self.ws();
-        self.depth += 1;
-        if self.depth > 64 {
-            return Err(self.err("nested too deeply"));
-        }
-        let v = match self.peek() {
-            Some(b'{') => self.object(),
-            Some(b'[') => self.array(),
-            Some(b'"') => self.string().map(Json::Str),
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            _ => {
-                let rest = &self.b[self.i..];
-                let lit = [
-                    ("null", Json::Null),
-                    ("true", Json::Bool(true)),
-                    ("false", Json::Bool(false)),
-                ]
-                .into_iter()
-                .find(|(w, _)| rest.starts_with(w.as_bytes()));
-                match lit {
-                    Some((w, v)) => {
-                        self.i += w.len();
-                        Ok(v)
-                    }
-                    None => Err(self.err("expected a value")),
-                }
-            }
-        };
-        self.depth -= 1;
-        v
-    }
-    fn object(&mut self) -> Result<Json, String> {
-        self.eat(b'{')?;
-        let mut fields: Vec<(String, Json)> = Vec::new();
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
-            return Ok(Json::Obj(fields));
-        }
-        loop {
-            self.ws();
-            let k = self.string()?;
-            if fields.iter().any(|(have, _)| *have == k) {
-                return Err(self.err(&format!("duplicate key {k:?}")));
-            }
-            self.ws();
-            self.eat(b':')?;
-            let v = self.value()?;
-            fields.push((k, v));
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(Json::Obj(fields));
-                }
-                _ => return Err(self.err("expected ',' or '}'")),
-            }
-        }
-    }
-    fn array(&mut self) -> Result<Json, String> {
-        self.eat(b'[')?;
-        let mut items = Vec::new();
-        self.ws();
-        if self.peek() == Some(b']') {
-            self.i += 1;
-            return Ok(Json::Arr(items));
-        }
-        loop {
-            items.push(self.value()?);
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b']') => {
-                    self.i += 1;
-                    return Ok(Json::Arr(items));
-                }
-                _ => return Err(self.err("expected ',' or ']'")),
-            }
-        }
-    }
-    fn hex4(&mut self) -> Result<u32, String> {
-        let h = self
-            .b
-            .get(self.i..self.i + 4)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
-            .and_then(|h| u32::from_str_radix(h, 16).ok())
-            .ok_or_else(|| self.err("bad \\u escape"))?;
-        self.i += 4;
-        Ok(h)
-    }
-    fn string(&mut self) -> Result<String, String> {
-        self.eat(b'"')?;
-        let mut out = String::new();
-        loop {
-            // Copy a run of plain characters (the input is valid UTF-8).
-            let start = self.i;
-            while let Some(c) = self.peek() {
-                if c == b'"' || c == b'\\' || c < 0x20 {
-                    break;
-                }
-                self.i += 1;
-            }
-            out.push_str(std::str::from_utf8(&self.b[start..self.i]).map_err(|e| e.to_string())?);
-            match self.peek() {
-                Some(b'"') => {
-                    self.i += 1;
-                    return Ok(out);
-                }
-                Some(b'\\') => {
-                    self.i += 1;
-                    let c = self.peek().ok_or_else(|| self.err("unterminated escape"))?;
-                    self.i += 1;
-                    match c {
-                        b'"' => out.push('"'),
-                        b'\\' => out.push('\\'),
-                        b'/' => out.push('/'),
-                        b'b' => out.push('\u{8}'),
-                        b'f' => out.push('\u{c}'),
-                        b'n' => out.push('\n'),
-                        b'r' => out.push('\r'),
-                        b't' => out.push('\t'),
-                        b'u' => {
-                            let mut cp = self.hex4()?;
-                            if (0xD800..0xDC00).contains(&cp) {
-                                if !self.b[self.i..].starts_with(b"\\u") {
-                                    return Err(self.err("lone high surrogate"));
-                                }
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                if !(0xDC00..0xE000).contains(&lo) {
-                                    return Err(self.err("bad low surrogate"));
-                                }
-                                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                            }
-                            out.push(
-                                char::from_u32(cp).ok_or_else(|| self.err("lone low surrogate"))?,
-                            );
-                        }
-                        _ => return Err(self.err("bad escape")),
-                    }
-                }
-                Some(_) => return Err(self.err("control character in a string")),
-                None => return Err(self.err("unterminated string")),
-            }
-        }
-    }
-    fn digits(&mut self) -> usize {
-        let start = self.i;
-        while matches!(self.peek(), Some(b'0'..=b'9')) {
-            self.i += 1;
-        }
-        self.i - start
-    }
-    fn number(&mut self) -> Result<Json, String> {
-        let start = self.i;
-        if self.peek() == Some(b'-') {
-            self.i += 1;
-        }
-        match self.peek() {
-            Some(b'0') => self.i += 1,
-            Some(b'1'..=b'9') => {
-                self.digits();
-            }
-            _ => return Err(self.err("bad number")),
-        }
-        if self.peek() == Some(b'.') {
-            self.i += 1;
-            if self.digits() == 0 {
-                return Err(self.err("no digits after '.'"));
-            }
-        }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
-            self.i += 1;
-            if matches!(self.peek(), Some(b'+' | b'-')) {
-                self.i += 1;
-            }
-            if self.digits() == 0 {
-                return Err(self.err("no digits in the exponent"));
-            }
-        }
-        let text = std::str::from_utf8(&self.b[start..self.i]).map_err(|e| e.to_string())?;
-        Ok(Json::Num(text.to_owned()))
-    }
-}
-
-/// The checker accepts what RFC 8259 allows and rejects what it does not,
-/// so "every line parses" means something.
-fn json_checker_self_test() {
-    let text = concat!(
-        r#" {"type":"x","a":[1,-0.5,2e3,true,false,null,{}],"#,
-        r#""s":"q\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"} "#
-    );
-    let v = parse_json(text).expect("valid JSON");
-    assert_eq!(v.s("type"), "x");
-    assert_eq!(v.s("s"), "q\"\\/\u{8}\u{c}\n\r\t\u{e9}\u{1f600}");
-    assert_eq!(v.a("a").len(), 7);
-    assert_eq!(
-        parse_json("18446744073709551615").unwrap().as_u64(),
-        Some(u64::MAX)
-    );
-    for bad in [
-        "",
-        "{",
-        r#"{"a":1,}"#,
-        r#"{"a":1 "b":2}"#,
-        r#"{"a":1,"a":2}"#,
-        "[1,]",
-        "01",
-        "1.",
-        "-",
-        "1e",
-        "+1",
-        "NaN",
-        "nul",
-        r#""tab	inside""#,
-        r#""\x""#,
-        r#""\ud800""#,
-        r#""open"#,
-        "{} {}",
-        "{'a':1}",
-    ] {
-        assert!(parse_json(bad).is_err(), "accepted {bad:?}");
-    }
 }

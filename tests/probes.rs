@@ -381,15 +381,7 @@ fn short_runs_print_no_rate_and_counts_of_one_are_singular() {
 
 /// Two namespaces on a veth pair: `tx` 198.18.40.1, `rx` 198.18.40.2.
 fn veth_pair(tag: &str) -> Option<(Netns, Netns)> {
-    if !can_netns() {
-        return None;
-    }
-    let tx = Netns::new(&format!("{tag}t"));
-    let rx = Netns::new(&format!("{tag}r"));
-    common::veth(&tx, "wlan0", &rx, "wlan0");
-    common::addr(&tx, "wlan0", "198.18.40.1/24");
-    common::addr(&rx, "wlan0", "198.18.40.2/24");
-    Some((tx, rx))
+    common::topology::wlan_pair(tag, 40, false)
 }
 
 /// Correctness at a moderate rate (speed is the benchmark's business, not

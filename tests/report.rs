@@ -15,6 +15,7 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::scratch::Scratch;
 use mcast::{Group, RecordRow, RecordWriter, SenderId, RECORD_FLUSH_FILE};
 
 const MS: u64 = 1_000_000;
@@ -22,27 +23,6 @@ const T0: u64 = 1_796_000_000_000_000_000;
 /// The picture's size (src/cli/report/svg.rs).
 const WIDTH: u32 = 1200;
 const HEIGHT: u32 = 1166;
-
-/// A fresh directory for one test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("{}-{tag}", common::unique_prefix()));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// `mcast ARGS…` on this host (through MCAST_RUNNER for the ARM builds).
 fn command(args: &[&str]) -> Command {
@@ -136,7 +116,7 @@ fn text_of(svg: &str) -> String {
 
 #[test]
 fn the_svg_has_a_point_per_interval_and_a_bar_per_bin() {
-    let dir = TempDir::new("svg");
+    let dir = Scratch::new("svg");
     let csv = dir.join("run.csv");
     let rows = steady_with_loss("127.0.0.1");
     write_record(&csv, &rows);
@@ -201,7 +181,7 @@ fn the_svg_has_a_point_per_interval_and_a_bar_per_bin() {
 
 #[test]
 fn delay_needs_comparable_clocks() {
-    let dir = TempDir::new("delay");
+    let dir = Scratch::new("delay");
     let csv = dir.join("remote.csv");
     let rows = steady_with_loss("198.18.1.10");
     write_record(&csv, &rows);
@@ -238,7 +218,7 @@ fn delay_needs_comparable_clocks() {
 
 #[test]
 fn json_gives_the_figures() {
-    let dir = TempDir::new("json");
+    let dir = Scratch::new("json");
     let csv = dir.join("run.csv");
     write_record(&csv, &steady_with_loss("127.0.0.1"));
     let svg = dir.join("run.svg");
@@ -362,7 +342,7 @@ fn dtim_bursts_are_named_in_the_title() {
 
 #[test]
 fn errors_name_the_file_line_and_column() {
-    let dir = TempDir::new("err");
+    let dir = Scratch::new("err");
     let csv = dir.join("bad.csv");
     std::fs::write(
         &csv,
@@ -416,7 +396,7 @@ fn a_real_browser_draws_it() {
         common::skip("chromium is not installed (apt-get install chromium)");
         return;
     };
-    let dir = TempDir::new("browser");
+    let dir = Scratch::new("browser");
     let csv = dir.join("run.csv");
     write_record(&csv, &steady_with_loss("127.0.0.1"));
     assert!(mcast(&["report", csv.to_str().unwrap()]).status.success());

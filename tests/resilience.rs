@@ -23,7 +23,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{addr, veth, Hub, Netns};
+use common::json::{self, Fields, Value as Json};
+use common::scratch::Scratch;
+use common::{addr, emulated, veth, Hub, Netns};
 
 const GROUP: &str = "239.74.20.30:54321";
 /// Probes per second of the streams in tests 1–5.
@@ -31,11 +33,6 @@ const RATE: u64 = 100;
 /// A safety net for every receiver: it ends by itself after this long even
 /// if the test forgets it (the tests end it with SIGINT much earlier).
 const RECV_LIMIT: &str = "40s";
-
-/// Under an emulator (`MCAST_RUNNER`) everything starts slower.
-fn emulated() -> bool {
-    !common::mcast_runner().is_empty()
-}
 
 /// How long to wait for something that normally takes a second or two.
 fn patience() -> Duration {
@@ -299,11 +296,9 @@ impl Done {
 
     /// Every stdout line that is a JSON object of `type`.
     fn objects(&self, ty: &str) -> Vec<(Instant, Json)> {
-        let needle = format!(r#"{{"type":"{ty}""#);
         self.out
             .iter()
-            .filter(|(_, l)| l.starts_with(&needle))
-            .map(|(t, l)| (*t, parse_json(l)))
+            .filter_map(|(t, l)| json::object_of(l, ty).map(|v| (*t, v)))
             .collect()
     }
 
@@ -321,250 +316,6 @@ fn run_ok(what: &str, cmd: Command, within: Duration) -> Done {
     let d = Proc::start(what, cmd).finish(within);
     assert_eq!(d.code(), Some(0), "{}", d.show());
     d
-}
-
-// ---------------------------------------------------------------------------
-// mcast's JSON lines, parsed (a small lenient reader: the format itself is
-// checked by tests/measure.rs).
-
-#[derive(Debug, Clone, PartialEq)]
-enum Json {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(String, Json)>),
-}
-
-impl Json {
-    fn get(&self, key: &str) -> Option<&Json> {
-        match self {
-            Json::Obj(f) => f.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    fn at(&self, key: &str) -> &Json {
-        self.get(key)
-            .unwrap_or_else(|| panic!("no field {key:?} in {self:?}"))
-    }
-
-    fn s(&self, key: &str) -> &str {
-        match self.at(key) {
-            Json::Str(s) => s,
-            v => panic!("{key} is not a string: {v:?}"),
-        }
-    }
-
-    fn u(&self, key: &str) -> u64 {
-        match self.at(key) {
-            Json::Num(n) if *n >= 0.0 && n.fract() == 0.0 => *n as u64,
-            v => panic!("{key} is not an unsigned integer: {v:?}"),
-        }
-    }
-
-    fn b(&self, key: &str) -> bool {
-        match self.at(key) {
-            Json::Bool(b) => *b,
-            v => panic!("{key} is not a bool: {v:?}"),
-        }
-    }
-
-    fn a(&self, key: &str) -> &[Json] {
-        match self.get(key) {
-            Some(Json::Arr(a)) => a,
-            // A receiver that got no probes has no `streams`.
-            None => &[],
-            Some(v) => panic!("{key} is not an array: {v:?}"),
-        }
-    }
-
-    /// The stream (in a `stats` or `summary` object) whose source address
-    /// is `ip`, if there is one.
-    fn stream_from(&self, ip: &str) -> Option<&Json> {
-        let prefix = format!("{ip}:");
-        self.a("streams")
-            .iter()
-            .find(|s| s.s("source").starts_with(&prefix))
-    }
-
-    /// The only stream, or a failure naming what was there.
-    fn only_stream(&self) -> &Json {
-        let streams = self.a("streams");
-        assert_eq!(streams.len(), 1, "exactly one stream expected: {self:?}");
-        &streams[0]
-    }
-}
-
-fn parse_json(line: &str) -> Json {
-    let mut p = JsonParser {
-        b: line.as_bytes(),
-        i: 0,
-    };
-    let v = p
-        .value()
-        .unwrap_or_else(|e| panic!("bad JSON ({e}): {line}"));
-    p.ws();
-    assert_eq!(p.i, p.b.len(), "trailing characters in JSON: {line}");
-    v
-}
-
-struct JsonParser<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl JsonParser<'_> {
-    fn ws(&mut self) {
-        while self.b.get(self.i).is_some_and(|c| c.is_ascii_whitespace()) {
-            self.i += 1;
-        }
-    }
-
-    fn eat(&mut self, c: u8) -> Result<(), String> {
-        self.ws();
-        if self.b.get(self.i) == Some(&c) {
-            self.i += 1;
-            Ok(())
-        } else {
-            Err(format!("expected {:?} at byte {}", c as char, self.i))
-        }
-    }
-
-    fn lit(&mut self, word: &str, v: Json) -> Result<Json, String> {
-        if self.b[self.i..].starts_with(word.as_bytes()) {
-            self.i += word.len();
-            Ok(v)
-        } else {
-            Err(format!("bad literal at byte {}", self.i))
-        }
-    }
-
-    fn value(&mut self) -> Result<Json, String> {
-        self.ws();
-        match self.b.get(self.i) {
-            Some(b'{') => {
-                self.i += 1;
-                let mut fields = Vec::new();
-                self.ws();
-                if self.b.get(self.i) == Some(&b'}') {
-                    self.i += 1;
-                    return Ok(Json::Obj(fields));
-                }
-                loop {
-                    self.ws();
-                    let k = self.string()?;
-                    self.eat(b':')?;
-                    fields.push((k, self.value()?));
-                    self.ws();
-                    match self.b.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(Json::Obj(fields));
-                        }
-                        _ => return Err(format!("expected , or }} at byte {}", self.i)),
-                    }
-                }
-            }
-            Some(b'[') => {
-                self.i += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if self.b.get(self.i) == Some(&b']') {
-                    self.i += 1;
-                    return Ok(Json::Arr(items));
-                }
-                loop {
-                    items.push(self.value()?);
-                    self.ws();
-                    match self.b.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(Json::Arr(items));
-                        }
-                        _ => return Err(format!("expected , or ] at byte {}", self.i)),
-                    }
-                }
-            }
-            Some(b'"') => self.string().map(Json::Str),
-            Some(b't') => self.lit("true", Json::Bool(true)),
-            Some(b'f') => self.lit("false", Json::Bool(false)),
-            Some(b'n') => self.lit("null", Json::Null),
-            Some(b'-' | b'0'..=b'9') => {
-                let start = self.i;
-                while self
-                    .b
-                    .get(self.i)
-                    .is_some_and(|c| matches!(c, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
-                {
-                    self.i += 1;
-                }
-                let s = std::str::from_utf8(&self.b[start..self.i]).unwrap();
-                s.parse()
-                    .map(Json::Num)
-                    .map_err(|e| format!("bad number {s:?}: {e}"))
-            }
-            _ => Err(format!("unexpected input at byte {}", self.i)),
-        }
-    }
-
-    fn hex4(&mut self) -> Result<u32, String> {
-        let h = self
-            .b
-            .get(self.i..self.i + 4)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u32::from_str_radix(h, 16).ok())
-            .ok_or_else(|| format!("bad \\u escape at byte {}", self.i))?;
-        self.i += 4;
-        Ok(h)
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        self.eat(b'"')?;
-        let mut out = Vec::new();
-        loop {
-            let c = *self.b.get(self.i).ok_or("unterminated string")?;
-            self.i += 1;
-            match c {
-                b'"' => break,
-                b'\\' => {
-                    let e = *self.b.get(self.i).ok_or("unterminated escape")?;
-                    self.i += 1;
-                    let ch = match e {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => {
-                            let hi = self.hex4()?;
-                            let code = if (0xd800..0xdc00).contains(&hi)
-                                && self.b[self.i..].starts_with(b"\\u")
-                            {
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                0x10000 + ((hi - 0xd800) << 10) + (lo.wrapping_sub(0xdc00) & 0x3ff)
-                            } else {
-                                hi
-                            };
-                            char::from_u32(code).unwrap_or('\u{fffd}')
-                        }
-                        _ => return Err(format!("bad escape at byte {}", self.i)),
-                    };
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-                }
-                c => out.push(c),
-            }
-        }
-        String::from_utf8(out).map_err(|e| e.to_string())
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -624,9 +375,9 @@ fn json_receiver(ns: &Netns, args: &[&str]) -> Proc {
     let mut r = Proc::start("receiver", ns.mcast(&full));
     r.wait_ready();
     let (_, _, watching) = r.wait_out("the watching object", 0, patience(), |l| {
-        l.starts_with(r#"{"type":"watching""#)
+        json::object_of(l, "watching").is_some()
     });
-    let mechanism = parse_json(&watching).s("mechanism").to_owned();
+    let mechanism = json::parse_line(&watching).s("mechanism").to_owned();
     eprintln!("receiver watches with {mechanism}");
     r
 }
@@ -675,19 +426,19 @@ fn wait_stats(
     mut f: impl FnMut(&Json) -> bool,
 ) -> (usize, Instant, Json) {
     let (i, t, l) = r.wait_out(what, from, within, |l| {
-        l.starts_with(r#"{"type":"stats""#) && parse_json(l).stream_from(ip).is_some_and(&mut f)
+        json::object_of(l, "stats").is_some_and(|v| v.stream_from(ip).is_some_and(&mut f))
     });
-    let stream = parse_json(&l).stream_from(ip).cloned().unwrap();
+    let stream = json::parse_line(&l).stream_from(ip).cloned().unwrap();
     (i, t, stream)
 }
 
 /// An `interface_event` line with `event` (from line `from` on).
 fn wait_event(r: &mut Proc, from: usize, event: &str) -> (usize, Instant, Json) {
-    let needle = format!(r#""event":"{event}""#);
     let (i, t, l) = r.wait_out(&format!("a {event} event"), from, patience(), |l| {
-        l.starts_with(r#"{"type":"interface_event""#) && l.contains(&needle)
+        json::object_of(l, "interface_event")
+            .is_some_and(|e| e.get("event").and_then(Json::as_str) == Some(event))
     });
-    (i, t, parse_json(&l))
+    (i, t, json::parse_line(&l))
 }
 
 /// Ends a receiver once its stream from `ip` has seen probe `last` (the
@@ -696,10 +447,10 @@ fn end_receiver(r: Proc, ip: &str, last: u64) -> Done {
     let deadline = Instant::now() + patience();
     while Instant::now() < deadline {
         let done = r.stdout().iter().any(|(_, l)| {
-            l.starts_with(r#"{"type":"stats""#)
-                && parse_json(l)
-                    .stream_from(ip)
+            json::object_of(l, "stats").is_some_and(|v| {
+                v.stream_from(ip)
                     .is_some_and(|s| s.u("highest_seq") >= last)
+            })
         });
         if done {
             break;
@@ -980,10 +731,10 @@ fn automatic_choice_switches_when_its_interface_is_deleted() {
 
     let mut r = json_receiver(&rcv, &[]);
     let (_, _, joined) = r.wait_out("joined", 0, patience(), |l| {
-        l.starts_with(r#"{"type":"joined""#)
+        json::object_of(l, "joined").is_some()
     });
     assert_eq!(
-        parse_json(&joined).s("interface"),
+        json::parse_line(&joined).s("interface"),
         "wlan0",
         "automatic selection must pick wlan0 first: {joined}"
     );
@@ -997,10 +748,10 @@ fn automatic_choice_switches_when_its_interface_is_deleted() {
     // The next statistics (a second later): eth0's sender has been
     // sending for a while by then.
     let (_, _, l) = r.wait_out("stats", i + 1, patience(), |l| {
-        l.starts_with(r#"{"type":"stats""#)
+        json::object_of(l, "stats").is_some()
     });
     assert!(
-        parse_json(&l).stream_from(wired_ip).is_none(),
+        json::parse_line(&l).stream_from(wired_ip).is_none(),
         "eth0's probes arrived before the switch: {l}"
     );
 
@@ -1016,9 +767,9 @@ fn automatic_choice_switches_when_its_interface_is_deleted() {
     assert_eq!(rejoined.s("interface"), "eth0", "{rejoined:?}");
     // The baseline for eth0's stream: the first statistics after the switch.
     let (_, _, l) = r.wait_out("stats after the switch", i, patience(), |l| {
-        l.starts_with(r#"{"type":"stats""#)
+        json::object_of(l, "stats").is_some()
     });
-    let base = parse_json(&l)
+    let base = json::parse_line(&l)
         .stream_from(wired_ip)
         .map_or(0, |s| s.u("received"));
     let (_, wired_sum) = sender_done(s_wired);
@@ -1053,7 +804,7 @@ fn automatic_choice_switches_when_its_interface_is_deleted() {
         wifi_stream.u("highest_seq") < wifi_sum.u("packets") + wifi_sum.u("errors"),
         "{wifi_stream:?}"
     );
-    for s in summary.a("streams") {
+    for s in summary.a_or_empty("streams") {
         assert_eq!(s.u("duplicates"), 0, "{s:?}");
     }
     eprintln!(
@@ -1076,9 +827,9 @@ fn sender_link_down_counts_errors_and_keeps_running() {
     let mut r = json_receiver(&site.rcv, &[]);
     let mut s = probe_sender(&site.snd, "sender", RATE, "7s", &["-i", "eth0"]);
     let (_, _, sending) = s.wait_out("the sending object", 0, patience(), |l| {
-        l.starts_with(r#"{"type":"sending""#)
+        json::object_of(l, "sending").is_some()
     });
-    let pinned_by = parse_json(&sending).s("pinned_by").to_owned();
+    let pinned_by = json::parse_line(&sending).s("pinned_by").to_owned();
     wait_stats(&mut r, "50 probes", 0, &site.snd_ip, patience(), |s| {
         s.u("received") >= 50
     });
@@ -1229,10 +980,7 @@ fn a_local_firewall_that_refuses_some_datagrams_costs_only_those() {
         "every probe sent arrives: {stream:?}"
     );
     assert!(stream.u("lost") <= errors, "{stream:?}");
-    let loss = match stream.at("loss_pct") {
-        Json::Num(n) => *n,
-        v => panic!("loss_pct: {v:?}"),
-    };
+    let loss = stream.f("loss_pct");
     assert!((5.0..=15.0).contains(&loss), "about 10 % loss: {stream:?}");
 
     // The doctor finds the rule in the output path, and says it is random.
@@ -1298,34 +1046,6 @@ fn a_local_firewall_that_refuses_some_datagrams_costs_only_those() {
 
 // ---------------------------------------------------------------------------
 // 6. A hostile sender.
-
-static TMP_COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-
-/// A temporary directory, removed when dropped.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let n = TMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let p = std::env::temp_dir().join(format!("mcast-resilience-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("temporary directory");
-        TempDir(p)
-    }
-
-    /// Writes `bytes` to `name` and returns its path as a string.
-    fn file(&self, name: &str, bytes: &[u8]) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, bytes).expect("write a temporary file");
-        p.to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn random_bytes(n: usize) -> Vec<u8> {
     let mut v = vec![0u8; n];
@@ -1394,7 +1114,7 @@ fn hostile_datagrams_are_escaped_whole_and_do_not_disturb_probes() {
     }
     let lan = Lan::new(16);
     let (rcv, snd, bad, snd_ip, bad_ip) = (&lan.rcv, &lan.snd, &lan.bad, &lan.snd_ip, &lan.bad_ip);
-    let tmp = TempDir::new();
+    let tmp = Scratch::new("resilience");
     // 65,507 bytes: the largest UDP payload over IPv4. It starts with an
     // escape sequence so the text receiver has one to escape for sure.
     let mut big = random_bytes(65_507);
@@ -1515,7 +1235,7 @@ fn hostile_datagrams_are_escaped_whole_and_do_not_disturb_probes() {
     let esc_msg = messages
         .iter()
         .map(|(_, m)| m)
-        .find(|m| m.get("text") == Some(&Json::Str(hostile.to_owned())))
+        .find(|m| m.get("text").and_then(Json::as_str) == Some(&*hostile))
         .unwrap_or_else(|| panic!("the escape message is not encoded exactly: {}", d.show()));
     assert!(!esc_msg.b("truncated"));
 
@@ -1526,7 +1246,7 @@ fn hostile_datagrams_are_escaped_whole_and_do_not_disturb_probes() {
     assert_whole_stream(stream, sent, "hostile sender");
     assert_eq!(stream.u("lost"), 0, "{stream:?}");
     assert_eq!(stream.u("received"), sent, "{stream:?}");
-    let group = &summary.a("groups")[0];
+    let group = &summary.a_or_empty("groups")[0];
     assert_eq!(group.u("other"), 53, "{group:?}");
     assert_eq!(group.u("invalid"), 0, "{group:?}");
 }
@@ -1542,7 +1262,7 @@ fn foreign_flood_does_not_stop_probe_statistics() {
     const FLOOD: usize = 10_000;
     let lan = Lan::new(17);
     let (rcv, snd, bad, snd_ip, bad_ip) = (&lan.rcv, &lan.snd, &lan.bad, &lan.snd_ip, &lan.bad_ip);
-    let tmp = TempDir::new();
+    let tmp = Scratch::new("resilience");
     let flood = tmp.file("flood", &random_bytes(FLOOD * 100));
 
     let mut r = json_receiver(rcv, &["-i", "wlan0"]);
@@ -1560,7 +1280,7 @@ fn foreign_flood_does_not_stop_probe_statistics() {
     while Instant::now() < deadline
         && r.stdout()
             .iter()
-            .filter(|(_, l)| l.starts_with(r#"{"type":"message""#))
+            .filter(|(_, l)| json::object_of(l, "message").is_some())
             .count()
             < FLOOD
     {
@@ -1578,7 +1298,7 @@ fn foreign_flood_does_not_stop_probe_statistics() {
     assert_whole_stream(stream, sent, "flood");
     assert_eq!(stream.u("lost"), 0, "{stream:?}");
     assert_eq!(stream.u("received"), sent, "{stream:?}");
-    let group = &summary.a("groups")[0];
+    let group = &summary.a_or_empty("groups")[0];
     assert_eq!(group.u("other"), FLOOD as u64, "{group:?}");
     assert_eq!(group.u("received"), sent, "{group:?}");
     assert_eq!(summary.u("packets"), sent + FLOOD as u64, "{}", d.show());

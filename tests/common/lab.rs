@@ -1,7 +1,8 @@
 //! The virtual phone / Wi-Fi / board network of `scripts/lab.sh`, for
 //! end-to-end tests: a [`Lab`] per test (its own name prefix, so tests run in
 //! parallel), commands and `mcast` inside its hosts, its switches, and packet
-//! captures read back with tshark.
+//! captures read back with tshark; the lab's fixed groups and link-local
+//! addresses, and [`lab_with`] (a lab, or a skip when tools are missing).
 //!
 //! Include it next to `common` in an integration test:
 //!
@@ -45,7 +46,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::{mcast_bin, mcast_runner, skip};
+use crate::common::{run_limited, skip, Finished, Running};
 
 /// The lab's hosts, each a network namespace `PREFIX-HOST`.
 pub const HOSTS: [&str; 5] = ["ap", "phone", "board", "pc", "cell"];
@@ -89,6 +90,32 @@ pub const CELL_MAC: &str = "02:6d:63:00:02:01";
 
 /// How long any one `lab.sh` command may take before the test fails.
 const SCRIPT_LIMIT: Duration = Duration::from_secs(60);
+
+/// The lab's IPv4 test group.
+pub const GROUP4: &str = "239.74.20.30";
+/// The lab's site-local IPv6 test group.
+pub const GROUP6: &str = "ff05::4a14:1e";
+/// [`GROUP6`] with the test port, as mcast takes it.
+pub const GROUP6_ARG: &str = "[ff05::4a14:1e]:54321";
+/// The lab's link-local IPv6 test group.
+pub const LL_GROUP6: &str = "ff02::4a14:1e";
+/// [`LL_GROUP6`] with the test port, as mcast takes it.
+pub const LL_GROUP6_ARG: &str = "[ff02::4a14:1e]:54321";
+/// The phone's wlan0 link-local address (fixed MAC 02:6d:63:00:01:10).
+pub const PHONE_WIFI_LL: &str = "fe80::6d:63ff:fe00:110";
+/// The phone's rmnet_data0 link-local address (fixed MAC 02:6d:63:00:02:10).
+pub const PHONE_CELL_LL: &str = "fe80::6d:63ff:fe00:210";
+/// The board's wlan0 link-local address (fixed MAC 02:6d:63:00:01:20).
+pub const BOARD_LL: &str = "fe80::6d:63ff:fe00:120";
+
+/// A lab, if this machine can build one and has `tools`; else skips (or
+/// fails under `MCAST_TEST_STRICT=1`) and returns `None`.
+pub fn lab_with(tools: &[&str]) -> Option<Lab> {
+    if !crate::common::can_netns() || !have(tools) {
+        return None;
+    }
+    Some(Lab::up())
+}
 
 /// The path of `scripts/lab.sh`.
 pub fn script() -> PathBuf {
@@ -389,15 +416,22 @@ impl Lab {
     /// A command for the `mcast` under test inside `host`:
     /// `ip netns exec NS [MCAST_RUNNER…] MCAST_BIN ARGS…`, stdin null.
     pub fn mcast(&self, host: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns(host)]);
-        for r in mcast_runner() {
-            cmd.arg(r);
-        }
-        cmd.arg(mcast_bin());
-        cmd.args(args);
-        cmd.stdin(Stdio::null());
-        cmd
+        crate::common::mcast_in(&self.ns(host), args)
+    }
+
+    /// Starts `mcast ARGS` in `host` and waits until it has joined.
+    pub fn receiver(&self, host: &str, args: &[&str]) -> Running {
+        let mut r = Running::start(self.mcast(host, args));
+        r.wait_ready();
+        r
+    }
+
+    /// Runs `mcast ARGS` in `host` to completion (at most `within`) and
+    /// checks it succeeded.
+    pub fn send_ok(&self, host: &str, args: &[&str], within: Duration) -> Finished {
+        let s = run_limited(self.mcast(host, args), within);
+        assert_eq!(s.code(), 0, "sender in {host} {args:?}: {s:?}");
+        s
     }
 
     /// The bridge's multicast database (`bridge mdb show` in ap).

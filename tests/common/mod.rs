@@ -1,5 +1,8 @@
 //! Shared helpers for the end-to-end tests: which binary to run, network
-//! namespaces that clean up after themselves, and the skip policy.
+//! namespaces that clean up after themselves, and the skip policy; its
+//! module `json` reads mcast's `--json` output with serde_json, and
+//! `topology` builds the small namespace topologies several tests share, and
+//! `scratch` makes temporary directories.
 //!
 //! Environment:
 //! - `MCAST_BIN`: the `mcast` binary to drive (default: the one cargo built for
@@ -10,6 +13,10 @@
 //!   fails instead. The README test command sets it, so CI never passes by
 //!   skipping.
 #![allow(dead_code, unreachable_pub)]
+
+pub mod json;
+pub mod scratch;
+pub mod topology;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -34,6 +41,26 @@ pub fn mcast_runner() -> Vec<String> {
         .split_whitespace()
         .map(str::to_owned)
         .collect()
+}
+
+/// Whether the binary runs under an emulator (`MCAST_RUNNER`), where
+/// everything starts slower.
+pub fn emulated() -> bool {
+    !mcast_runner().is_empty()
+}
+
+/// A command for the `mcast` under test inside the namespace `ns`:
+/// `ip netns exec NS [MCAST_RUNNER…] MCAST_BIN ARGS…`, stdin null.
+pub fn mcast_in(ns: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns]);
+    for r in mcast_runner() {
+        cmd.arg(r);
+    }
+    cmd.arg(mcast_bin());
+    cmd.args(args);
+    cmd.stdin(Stdio::null());
+    cmd
 }
 
 /// True when skips must become failures.
@@ -154,15 +181,7 @@ impl Netns {
 
     /// A command for `mcast ARGS…` inside the namespace.
     pub fn mcast(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.name]);
-        for r in mcast_runner() {
-            cmd.arg(r);
-        }
-        cmd.arg(mcast_bin());
-        cmd.args(args);
-        cmd.stdin(Stdio::null());
-        cmd
+        mcast_in(&self.name, args)
     }
 
     /// The index of `dev` inside the namespace.
@@ -267,6 +286,32 @@ fn pump(r: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     rx
 }
 
+/// Waits until a line of one stream (`name`) contains `needle`: first among
+/// the lines `seen` so far, then among those arriving on `lines`, keeping
+/// them in `seen`. Panics after `within`.
+fn wait_line(
+    lines: &mpsc::Receiver<String>,
+    seen: &mut Vec<String>,
+    name: &str,
+    needle: &str,
+    within: Duration,
+) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(l) = seen.iter().find(|l| l.contains(needle)) {
+            return l.clone();
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left.min(Duration::from_millis(100))) {
+            Ok(l) => seen.push(l),
+            Err(_) if Instant::now() < deadline => {}
+            Err(_) => panic!(
+                "no {name} line containing {needle:?} within {within:?}; {name} so far: {seen:#?}"
+            ),
+        }
+    }
+}
+
 impl Running {
     /// Starts `cmd` with piped output.
     pub fn start(mut cmd: Command) -> Running {
@@ -292,46 +337,24 @@ impl Running {
 
     /// Waits until a stderr line contains `needle`; panics after `within`.
     pub fn wait_stderr(&mut self, needle: &str, within: Duration) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(l) = self.seen_stderr.iter().find(|l| l.contains(needle)) {
-                return l.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self
-                .stderr_lines
-                .recv_timeout(left.min(Duration::from_millis(100)))
-            {
-                Ok(l) => self.seen_stderr.push(l),
-                Err(_) if Instant::now() < deadline => {}
-                Err(_) => panic!(
-                    "no stderr line containing {needle:?} within {within:?}; stderr so far: {:#?}",
-                    self.seen_stderr
-                ),
-            }
-        }
+        wait_line(
+            &self.stderr_lines,
+            &mut self.seen_stderr,
+            "stderr",
+            needle,
+            within,
+        )
     }
 
     /// Waits until a stdout line contains `needle`; panics after `within`.
     pub fn wait_stdout(&mut self, needle: &str, within: Duration) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(l) = self.seen_stdout.iter().find(|l| l.contains(needle)) {
-                return l.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self
-                .stdout
-                .recv_timeout(left.min(Duration::from_millis(100)))
-            {
-                Ok(l) => self.seen_stdout.push(l),
-                Err(_) if Instant::now() < deadline => {}
-                Err(_) => panic!(
-                    "no stdout line containing {needle:?} within {within:?}; stdout so far: {:#?}",
-                    self.seen_stdout
-                ),
-            }
-        }
+        wait_line(
+            &self.stdout,
+            &mut self.seen_stdout,
+            "stdout",
+            needle,
+            within,
+        )
     }
 
     /// Waits until the receiver says it is listening (its status line).
