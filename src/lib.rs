@@ -51,6 +51,7 @@
 
 mod analysis;
 mod basic_rate;
+mod cmsg;
 mod dtim;
 mod duration;
 mod error;
@@ -60,6 +61,7 @@ mod group_list;
 mod histogram;
 mod json;
 mod limits;
+mod mmsg;
 mod pace;
 mod probe;
 mod receiver;
@@ -104,6 +106,7 @@ pub use record::{
 pub use recvmsg::RecvBatch;
 pub use sender::{Pin, Sender, SenderBuilder};
 pub use sendmsg::SendBatch;
+pub use sockopt::multicast_all_default;
 pub use stats::{
     stream_table, Arrival, GroupStats, OneWayDelay, ProbeCounts, ReceiverStats, StreamKey,
     StreamSnapshot, StreamStats, Throughput, MAX_STREAMS, REORDER_WINDOW,

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 use mcast_platform::Interface;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::socket::{self as nixsock, sockopt};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 
 use crate::error::Error;
@@ -312,28 +311,25 @@ impl ReceiverBuilder {
                 );
             }
         }
-        if v6 {
-            if let Err(e) = nixsock::setsockopt(&socket.as_fd(), sockopt::Ipv6RecvPacketInfo, &true)
-            {
-                debug!("IPV6_RECVPKTINFO unavailable ({e})");
-            }
-        } else if let Err(e) = nixsock::setsockopt(&socket.as_fd(), sockopt::Ipv4PacketInfo, &true)
-        {
-            debug!("IP_PKTINFO unavailable ({e})");
+        if let Err(e) = raw::set_recv_pktinfo(&socket, v6) {
+            debug!(
+                "{} unavailable ({e})",
+                if v6 { "IPV6_RECVPKTINFO" } else { "IP_PKTINFO" }
+            );
         }
         // Kernel receive times, so jitter and delay do not include our own
         // scheduling; and the socket's drop counter, so losses in this host's
         // buffer are told apart from losses on the path.
-        if let Err(e) = nixsock::setsockopt(&socket.as_fd(), sockopt::ReceiveTimestampns, &true) {
+        if let Err(e) = raw::set_timestamp_ns(&socket) {
             debug!("SO_TIMESTAMPNS unavailable ({e}); arrival times are taken after receipt");
         }
-        if let Err(e) = nixsock::setsockopt(&socket.as_fd(), sockopt::RxqOvfl, &1) {
+        if let Err(e) = raw::set_rxq_ovfl(&socket) {
             debug!("SO_RXQ_OVFL unavailable ({e}); drops in this host's buffer cannot be counted");
         }
         if let Some(bytes) = self.recv_buffer {
             // Beyond net.core.rmem_max only with CAP_NET_ADMIN (SO_RCVBUFFORCE);
             // without it, the kernel caps SO_RCVBUF at rmem_max.
-            if let Err(e) = nixsock::setsockopt(&socket.as_fd(), sockopt::RcvBufForce, &bytes) {
+            if let Err(e) = raw::set_recv_buffer_force(&socket, bytes) {
                 debug!(
                     "SO_RCVBUFFORCE refused ({e}); asking SO_RCVBUF, capped by net.core.rmem_max"
                 );

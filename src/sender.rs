@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use log::debug;
 use mcast_platform::Interface;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::os::fd::AsFd;
 
 use crate::error::Error;
 use crate::group::Group;
@@ -169,11 +170,7 @@ impl SenderBuilder {
             .and_then(|a| a.as_socket())
             .unwrap_or(local);
         // Replies (mcast ping) carry the kernel's receive time.
-        if let Err(e) = nix::sys::socket::setsockopt(
-            &socket,
-            nix::sys::socket::sockopt::ReceiveTimestampns,
-            &true,
-        ) {
+        if let Err(e) = sockopt::set_timestamp_ns(&socket) {
             debug!("SO_TIMESTAMPNS unavailable ({e}); reply times are taken after receipt");
         }
         if self.connect {
@@ -432,20 +429,8 @@ impl Sender {
             }
         }
         while done < total {
-            match batch.send_from(
-                std::os::fd::AsRawFd::as_raw_fd(&self.socket),
-                done,
-                if self.connected {
-                    std::ptr::null()
-                } else {
-                    self.dest_sockaddr.as_ptr().cast()
-                },
-                if self.connected {
-                    0
-                } else {
-                    self.dest_sockaddr.len()
-                },
-            ) {
+            let dest = (!self.connected).then_some(&self.dest_sockaddr);
+            match batch.send_from(self.socket.as_fd(), done, dest) {
                 Ok(n) => {
                     done += n;
                     sent += n;
