@@ -81,7 +81,7 @@ pub use analysis::{
 pub use basic_rate::{BasicRateDetector, RateFinding};
 pub use dtim::{DtimBursts, DtimDetector, BEACON_INTERVAL_NS};
 pub use duration::{format_duration, parse_duration, ParseDurationError};
-pub use error::Error;
+pub use error::{Conflict, Error, Operation};
 pub use escape::{escape_text, hex, hex_dump};
 pub use group::{Group, ParseGroupError, Port, Zone};
 pub use group_list::{parse_group_list, parse_groups, GroupList, GroupListError, MAX_GROUPS};

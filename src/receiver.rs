@@ -12,7 +12,7 @@ use mcast_platform::Interface;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 
-use crate::error::Error;
+use crate::error::{Conflict, Error, Operation};
 use crate::group::Group;
 use crate::limits;
 use crate::recvmsg::{self, Meta, RecvBatch};
@@ -145,9 +145,7 @@ impl ReceiverBuilder {
         for g in &self.more {
             g.check(purpose(self.broadcast), Some(&self.iface))?;
             if self.broadcast {
-                return Err(Error::Config(
-                    "--broadcast receives one broadcast address".into(),
-                ));
+                return Err(Error::Conflict(Conflict::SeveralBroadcastAddresses));
             }
             if g.port() != self.group.port() || g.addr().is_ipv4() != self.group.addr().is_ipv4() {
                 return Err(Error::Config(format!(
@@ -158,9 +156,7 @@ impl ReceiverBuilder {
         }
         if let Some(src) = self.source {
             if self.broadcast {
-                return Err(Error::Config(
-                    "a source filter (--source) needs a multicast group, not --broadcast".into(),
-                ));
+                return Err(Error::Conflict(Conflict::SourceWithBroadcast));
             }
             if src.is_ipv4() != self.group.addr().is_ipv4() {
                 return Err(Error::Config(format!(
@@ -273,7 +269,7 @@ impl ReceiverBuilder {
         )
         .map_err(|e| {
             let hint = limits::out_of_files(e.raw_os_error(), groups, sockets);
-            let err = Error::io(format!("open a UDP socket on {}", self.iface), e);
+            let err = Error::io_on(Operation::Open, &self.iface, e);
             match hint {
                 Some(h) => err.with_hint(h),
                 None => err,
@@ -290,7 +286,6 @@ impl ReceiverBuilder {
         sockets: usize,
     ) -> Result<(Socket, bool), Error> {
         let iface = &self.iface;
-        let on = format!("on {iface}");
         let v6 = self.group.addr().is_ipv6();
         let socket = self.socket(groups, sockets)?;
         // Several receivers on one host share the port, and each gets the
@@ -299,7 +294,7 @@ impl ReceiverBuilder {
         // only, whatever groups and interfaces each joined.
         socket
             .set_reuse_address(true)
-            .map_err(|e| Error::io(format!("set SO_REUSEADDR {on}"), e))?;
+            .map_err(|e| Error::io_on(Operation::SetOption("SO_REUSEADDR"), iface, e))?;
         let mut multicast_all = false;
         if !self.broadcast && !self.unicast {
             // Only the groups this socket joined, not every group of the host.
@@ -341,11 +336,11 @@ impl ReceiverBuilder {
         if self.bind_device {
             socket
                 .bind_device(Some(iface.name().as_bytes()))
-                .map_err(|e| Error::io(format!("set SO_BINDTODEVICE {on}"), e))?;
+                .map_err(|e| Error::io_on(Operation::BindDevice, iface, e))?;
         }
         socket.bind(&SockAddr::from(bind_addr)).map_err(|e| {
             let in_use = e.raw_os_error() == Some(nix::libc::EADDRINUSE);
-            let err = Error::io(format!("bind to {bind_addr} {on}"), e);
+            let err = Error::io_on(Operation::Bind(bind_addr), iface, e);
             if in_use {
                 err.with_hint(port_holder(bind_addr))
             } else {
@@ -506,15 +501,18 @@ fn join(
 ) -> Result<Membership, Error> {
     let idx = iface.index().get();
     let iface_v4 = iface.ipv4().unwrap_or(Ipv4Addr::UNSPECIFIED);
-    let what = match source {
-        Some(s) => format!("join {} from source {s} on {iface}", group.addr()),
-        None => format!("join {} on {iface}", group.addr()),
+    let what = |e| {
+        let op = Operation::Join {
+            group: group.addr(),
+            source,
+        };
+        Error::io_on(op, iface, e)
     };
     let how = match (group.addr(), source) {
         (IpAddr::V4(g), None) if !mreqn => {
             socket
                 .join_multicast_v4(&g, &iface_v4)
-                .map_err(|e| Error::io(format!("{what} (ip_mreq with {iface_v4})"), e))?;
+                .map_err(|e| what(e).tried(format!("ip_mreq with {iface_v4}")))?;
             JoinMechanism::Mreq
         }
         (IpAddr::V4(g), None) => {
@@ -523,14 +521,11 @@ fn join(
                 Err(e) if raw::is_unsupported_mreqn(&e) => {
                     debug!("ip_mreqn join failed ({e}); joining with ip_mreq and {iface_v4}");
                     socket.join_multicast_v4(&g, &iface_v4).map_err(|e2| {
-                        Error::io(
-                            format!("{what} (ip_mreqn: {e}; ip_mreq with {iface_v4})"),
-                            e2,
-                        )
+                        what(e2).tried(format!("ip_mreqn: {e}; ip_mreq with {iface_v4}"))
                     })?;
                     JoinMechanism::Mreq
                 }
-                Err(e) => return Err(Error::io(what, e)),
+                Err(e) => return Err(what(e)),
             }
         }
         (IpAddr::V4(g), Some(IpAddr::V4(s))) => {
@@ -550,22 +545,17 @@ fn join(
                             });
                         }
                         Err(e2) => {
-                            return Err(Error::io(
-                                format!(
-                                "{what} (MCAST_JOIN_SOURCE_GROUP: {e}; IP_ADD_SOURCE_MEMBERSHIP)"
-                            ),
-                                e2,
-                            ))
+                            return Err(what(e2).tried(format!(
+                                "MCAST_JOIN_SOURCE_GROUP: {e}; IP_ADD_SOURCE_MEMBERSHIP"
+                            )))
                         }
                     }
                 }
-                Err(e) => return Err(Error::io(what, e)),
+                Err(e) => return Err(what(e)),
             }
         }
         (IpAddr::V6(g), None) => {
-            socket
-                .join_multicast_v6(&g, idx)
-                .map_err(|e| Error::io(what, e))?;
+            socket.join_multicast_v6(&g, idx).map_err(what)?;
             JoinMechanism::Ipv6Mreq
         }
         (IpAddr::V6(_), Some(s @ IpAddr::V6(_))) => {
@@ -582,7 +572,7 @@ fn join(
                         ..asm
                     });
                 }
-                Err(e) => return Err(Error::io(what, e)),
+                Err(e) => return Err(what(e)),
             }
         }
         (_, Some(_)) => unreachable!("families checked by build()"),
@@ -769,7 +759,7 @@ impl Receiver {
                     .map(|(i, _)| i)
                     .collect(),
                 Err(nix::errno::Errno::EINTR) => return Ok(None),
-                Err(e) => return Err(self.io_err("wait for datagrams", io::Error::from(e))),
+                Err(e) => return Err(self.io_err(Operation::Wait(self.group), io::Error::from(e))),
             };
             for i in ready {
                 match self.recv_one(i, buf) {
@@ -777,7 +767,7 @@ impl Receiver {
                     Ok(None) => {}
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(None),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(self.io_err("receive", e)),
+                    Err(e) => return Err(self.io_err(Operation::Receive(self.group), e)),
                 }
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -786,8 +776,8 @@ impl Receiver {
         }
     }
 
-    fn io_err(&self, op: &str, e: io::Error) -> Error {
-        Error::io(format!("{op} {} on {}", self.group, self.iface), e)
+    fn io_err(&self, op: Operation, e: io::Error) -> Error {
+        Error::io_on(op, &self.iface, e)
     }
 
     /// One `recvmsg` on reader `i`; `None` when the datagram was filtered out.
@@ -855,7 +845,7 @@ impl Receiver {
             match poll(&mut fds, PollTimeout::from(100u8)) {
                 Ok(0) | Err(nix::errno::Errno::EINTR) => return Ok(0),
                 Ok(_) => {}
-                Err(e) => return Err(self.io_err("wait for datagrams", io::Error::from(e))),
+                Err(e) => return Err(self.io_err(Operation::Wait(self.group), io::Error::from(e))),
             }
             return self.recv_batch(batch);
         }
@@ -884,7 +874,7 @@ impl Receiver {
             {
                 return Ok(0);
             }
-            Err(e) => return Err(self.io_err("receive", e)),
+            Err(e) => return Err(self.io_err(Operation::Receive(self.group), e)),
         }
         let slot = batch.slot();
         for k in 0..batch.metas.len() {
@@ -989,7 +979,7 @@ impl Receiver {
             (IpAddr::V6(g), _, _) => socket.leave_multicast_v6(&g, idx),
             _ => Ok(()),
         };
-        result.map_err(|e| Error::io(format!("leave {} on {}", m.group, self.iface), e))?;
+        result.map_err(|e| Error::io_on(Operation::Leave(m.group), &self.iface, e))?;
         info!("left {} on {}", m.group, self.iface);
         Ok(())
     }
@@ -1077,7 +1067,7 @@ impl Receiver {
             match self.members[0].socket.send_to(payload, &SockAddr::from(to)) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::io(format!("reply to {to} on {}", self.iface), e)),
+                Err(e) => return Err(Error::io_on(Operation::Reply(to), &self.iface, e)),
             }
         }
     }
@@ -1116,7 +1106,7 @@ impl Receiver {
                         e.kind(),
                         io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
                     ) => {}
-                Err(e) => return Err(self.io_err("receive", e)),
+                Err(e) => return Err(self.io_err(Operation::Receive(self.group), e)),
             }
         }
         Ok(None)

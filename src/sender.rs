@@ -9,7 +9,7 @@ use mcast_platform::Interface;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::os::fd::AsFd;
 
-use crate::error::Error;
+use crate::error::{Error, Operation};
 use crate::group::Group;
 use crate::sockopt;
 
@@ -147,12 +147,12 @@ impl SenderBuilder {
         let v6 = self.group.addr().is_ipv6();
         let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
         let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
-            .map_err(|e| Error::io("open a UDP socket", e))?;
+            .map_err(|e| Error::io(Operation::Open, e))?;
         let idx = iface.index().get();
         if self.bind_device {
             socket
                 .bind_device(Some(iface.name().as_bytes()))
-                .map_err(|e| Error::io(format!("set SO_BINDTODEVICE {on}"), e))?;
+                .map_err(|e| Error::io_on(Operation::BindDevice, iface, e))?;
         }
         let (pin, local, dest) = if v6 {
             self.setup_v6(&socket, idx, &on)?
@@ -163,7 +163,7 @@ impl SenderBuilder {
         local.set_port(self.source_port);
         socket
             .bind(&SockAddr::from(local))
-            .map_err(|e| Error::io(format!("bind to {local} {on}"), e))?;
+            .map_err(|e| Error::io_on(Operation::Bind(local), iface, e))?;
         let local = socket
             .local_addr()
             .ok()
@@ -176,7 +176,7 @@ impl SenderBuilder {
         if self.connect {
             socket
                 .connect(&SockAddr::from(dest))
-                .map_err(|e| Error::io(format!("connect to {dest} {on}"), e))?;
+                .map_err(|e| Error::io_on(Operation::Connect(dest), iface, e))?;
         }
         debug!("sender to {dest} {on}: pinned by {pin}, source {local}");
         Ok(Sender {
@@ -203,25 +203,33 @@ impl SenderBuilder {
         let pin = if self.broadcast {
             socket
                 .set_broadcast(true)
-                .map_err(|e| Error::io(format!("set SO_BROADCAST {on}"), e))?;
+                .map_err(|e| Error::io_on(Operation::SetOption("SO_BROADCAST"), &self.iface, e))?;
             socket
                 .set_ttl_v4(u32::from(self.ttl))
-                .map_err(|e| Error::io(format!("set IP_TTL {on}"), e))?;
+                .map_err(|e| Error::io_on(Operation::SetOption("IP_TTL"), &self.iface, e))?;
             Pin::BoundSource
         } else {
             socket
                 .set_multicast_ttl_v4(u32::from(self.ttl))
-                .map_err(|e| Error::io(format!("set IP_MULTICAST_TTL {on}"), e))?;
-            socket
-                .set_multicast_loop_v4(self.loopback)
-                .map_err(|e| Error::io(format!("set IP_MULTICAST_LOOP {on}"), e))?;
+                .map_err(|e| {
+                    Error::io_on(Operation::SetOption("IP_MULTICAST_TTL"), &self.iface, e)
+                })?;
+            socket.set_multicast_loop_v4(self.loopback).map_err(|e| {
+                Error::io_on(Operation::SetOption("IP_MULTICAST_LOOP"), &self.iface, e)
+            })?;
             match sockopt::set_multicast_if_v4_index(socket, idx) {
                 Ok(()) => Pin::MulticastIf,
                 Err(e) if sockopt::is_unsupported(&e) => {
                     debug!("IP_MULTICAST_IF is not supported here ({e}); pinning {on} by binding to {src}");
                     Pin::BoundSource
                 }
-                Err(e) => return Err(Error::io(format!("set IP_MULTICAST_IF {on}"), e)),
+                Err(e) => {
+                    return Err(Error::io_on(
+                        Operation::SetOption("IP_MULTICAST_IF"),
+                        &self.iface,
+                        e,
+                    ))
+                }
             }
         };
         // Binding to the interface's address fixes the source address too,
@@ -242,10 +250,12 @@ impl SenderBuilder {
         };
         socket
             .set_multicast_hops_v6(u32::from(self.ttl))
-            .map_err(|e| Error::io(format!("set IPV6_MULTICAST_HOPS {on}"), e))?;
-        socket
-            .set_multicast_loop_v6(self.loopback)
-            .map_err(|e| Error::io(format!("set IPV6_MULTICAST_LOOP {on}"), e))?;
+            .map_err(|e| {
+                Error::io_on(Operation::SetOption("IPV6_MULTICAST_HOPS"), &self.iface, e)
+            })?;
+        socket.set_multicast_loop_v6(self.loopback).map_err(|e| {
+            Error::io_on(Operation::SetOption("IPV6_MULTICAST_LOOP"), &self.iface, e)
+        })?;
         // Interface- and link-local groups need the interface in the scope id.
         let link_scope = self.group.scope_v6().is_some_and(|s| s <= 2);
         let dest_scope = if link_scope { idx } else { 0 };
@@ -287,12 +297,16 @@ impl SenderBuilder {
                         detail: format!(
                             "IPV6_MULTICAST_IF is not supported ({e}), {group} is not link-local \
                              so a scope id is ignored, and the interface has no link-local address \
-                             to bind to; use a link-local group (ff02::/16) or --bind-device"
+                             to bind to"
                         ),
                     }),
                 }
             }
-            Err(e) => Err(Error::io(format!("set IPV6_MULTICAST_IF {on}"), e)),
+            Err(e) => Err(Error::io_on(
+                Operation::SetOption("IPV6_MULTICAST_IF"),
+                &self.iface,
+                e,
+            )),
         }
     }
 }
@@ -482,7 +496,7 @@ impl Sender {
     /// A send error naming the destination and the interface, with the
     /// route that fixes ENETUNREACH, and the likely cause of EPERM.
     fn send_error(&self, e: io::Error) -> Error {
-        let err = Error::io(format!("send to {} on {}", self.dest, self.iface), e);
+        let err = Error::io_on(Operation::Send(self.dest), &self.iface, e);
         match err.raw_os_error() {
             Some(nix::libc::ENETUNREACH) => err.with_hint(self.no_route_hint()),
             Some(nix::libc::EPERM) => err.with_hint(
@@ -528,7 +542,7 @@ impl Sender {
             {
                 Ok(None)
             }
-            Err(e) => Err(Error::io(format!("receive replies on {}", self.iface), e)),
+            Err(e) => Err(Error::io_on(Operation::ReceiveReplies, &self.iface, e)),
         }
     }
 
@@ -555,7 +569,7 @@ impl Sender {
             {
                 Ok(None)
             }
-            Err(e) => Err(Error::io(format!("receive replies on {}", self.iface), e)),
+            Err(e) => Err(Error::io_on(Operation::ReceiveReplies, &self.iface, e)),
         }
     }
 
