@@ -323,32 +323,15 @@ mod tests {
             .starts_with("cannot join 239.74.20.30 on wlan0 (index 3): No such device"));
         assert_eq!(e.raw_os_error(), Some(nix::libc::ENODEV));
         assert_eq!(e.operation(), Some(&join));
-        let e = Error::io_on(
-            Operation::BindDevice,
-            &"wlan0",
-            io::Error::from_raw_os_error(nix::libc::EPERM),
-        )
-        .with_advice("do this");
-        assert!(
-            e.to_string()
-                .starts_with("cannot set SO_BINDTODEVICE on wlan0: Operation not permitted"),
-            "{e}"
-        );
-        assert!(
-            e.to_string().ends_with("unprivileged first bind; do this)"),
-            "{e}"
-        );
-        let e = Error::io(
-            Operation::Open,
-            io::Error::from_raw_os_error(nix::libc::EMFILE),
-        )
-        .tried("first");
-        assert!(
-            e.to_string()
-                .starts_with("cannot open a UDP socket (first): "),
-            "{e}"
-        );
-        assert!(!e.is_config());
+        let text = |e: Error| e.to_string();
+        let refused = io::Error::from_raw_os_error(nix::libc::EPERM);
+        let e = text(Error::io_on(Operation::BindDevice, &"wlan0", refused).with_advice("do this"));
+        assert!(e.starts_with("cannot set SO_BINDTODEVICE on wlan0: Operation not permitted"));
+        assert!(e.ends_with("unprivileged first bind; do this)"), "{e}");
+        let full = io::Error::from_raw_os_error(nix::libc::EMFILE);
+        let e = text(Error::io(Operation::Open, full).tried("first"));
+        assert!(e.starts_with("cannot open a UDP socket (first): "), "{e}");
+        assert!(!Error::io(Operation::Open, io::Error::from_raw_os_error(1)).is_config());
         assert!(Error::Config("x".into()).is_config());
         assert!(Error::Conflict(Conflict::SourceWithBroadcast).is_config());
     }

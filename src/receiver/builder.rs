@@ -32,36 +32,29 @@ pub struct ReceiverBuilder {
     recv_buffer: Option<usize>,
 }
 
+crate::sender::setters! {
+    ReceiverBuilder {
+        /// Receives IPv4 broadcasts to the group's port on the interface instead
+        /// of joining a group. The group's address must be the interface's
+        /// directed broadcast address or 255.255.255.255.
+        broadcast: bool,
+        /// Receives datagrams sent by unicast to the interface's own address at
+        /// the group's port, instead of joining: how `recv --echo` also answers
+        /// unicast probes, so `mcast doctor --peer` can tell a multicast problem
+        /// from a path problem. IPv6 binds the interface's first routable address,
+        /// else its link-local one.
+        unicast: bool,
+        /// Also binds the socket to the device with `SO_BINDTODEVICE` (Linux
+        /// needs root or CAP_NET_RAW for it).
+        bind_device: bool,
+    }
+}
+
 impl ReceiverBuilder {
     /// Makes the membership source-specific (SSM): only datagrams from
     /// `source` are received.
     pub fn source(mut self, source: IpAddr) -> ReceiverBuilder {
         self.source = Some(source);
-        self
-    }
-
-    /// Receives IPv4 broadcasts to the group's port on the interface instead
-    /// of joining a group. The group's address must be the interface's
-    /// directed broadcast address or 255.255.255.255.
-    pub fn broadcast(mut self, on: bool) -> ReceiverBuilder {
-        self.broadcast = on;
-        self
-    }
-
-    /// Receives datagrams sent by unicast to the interface's own address at
-    /// the group's port, instead of joining: how `recv --echo` also answers
-    /// unicast probes, so `mcast doctor --peer` can tell a multicast problem
-    /// from a path problem. IPv6 binds the interface's first routable address,
-    /// else its link-local one.
-    pub fn unicast(mut self, on: bool) -> ReceiverBuilder {
-        self.unicast = on;
-        self
-    }
-
-    /// Also binds the socket to the device with `SO_BINDTODEVICE` (Linux
-    /// needs root or CAP_NET_RAW for it).
-    pub fn bind_device(mut self, on: bool) -> ReceiverBuilder {
-        self.bind_device = on;
         self
     }
 

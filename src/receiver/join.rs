@@ -130,12 +130,7 @@ pub(super) fn join(
                         Ok(()) => JoinMechanism::MreqSource,
                         Err(e2) if raw::is_unsupported(&e2) => {
                             debug!("IP_ADD_SOURCE_MEMBERSHIP unsupported ({e2}); joining any-source and filtering {s} in mcast");
-                            let asm = join(socket, group, None, iface, mreqn)?;
-                            return Ok(Membership {
-                                user_filter: true,
-                                source,
-                                ..asm
-                            });
+                            return filtered_by_mcast(socket, group, source, iface, mreqn);
                         }
                         Err(e2) => {
                             return Err(what(e2).tried(format!(
@@ -158,12 +153,7 @@ pub(super) fn join(
                     // Linux has no other IPv6 source-specific option. Join
                     // any-source and let the receiver drop other sources.
                     debug!("MCAST_JOIN_SOURCE_GROUP unsupported ({e}); joining any-source and filtering {s} in mcast");
-                    let asm = join(socket, group, None, iface, mreqn)?;
-                    return Ok(Membership {
-                        user_filter: true,
-                        source,
-                        ..asm
-                    });
+                    return filtered_by_mcast(socket, group, source, iface, mreqn);
                 }
                 Err(e) => return Err(what(e)),
             }
@@ -177,5 +167,22 @@ pub(super) fn join(
         iface_v4,
         how,
         user_filter: false,
+    })
+}
+
+/// An any-source membership of `group` standing in for a source-specific
+/// one the system cannot make: the receiver drops other sources itself.
+fn filtered_by_mcast(
+    socket: &Socket,
+    group: &Group,
+    source: Option<IpAddr>,
+    iface: &Interface,
+    mreqn: bool,
+) -> Result<Membership, Error> {
+    let asm = join(socket, group, None, iface, mreqn)?;
+    Ok(Membership {
+        user_filter: true,
+        source,
+        ..asm
     })
 }

@@ -13,6 +13,24 @@ use crate::error::{Error, Operation};
 use crate::group::Group;
 use crate::sockopt;
 
+/// Builder setters that store their argument in the field of the same
+/// name: `setters! { SenderBuilder { /// doc\n ttl: u8, } }`. Used by the
+/// sender's and the receiver's builders.
+macro_rules! setters {
+    ($builder:ident { $( $(#[$doc:meta])* $name:ident: $ty:ty, )* }) => {
+        impl $builder {
+            $(
+                $(#[$doc])*
+                pub fn $name(mut self, value: $ty) -> $builder {
+                    self.$name = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+pub(crate) use setters;
+
 /// Builds a [`Sender`]; see [`Sender::builder`].
 #[derive(Debug, Clone)]
 #[must_use]
@@ -28,61 +46,38 @@ pub struct SenderBuilder {
     gso: bool,
 }
 
+crate::sender::setters! {
+    SenderBuilder {
+        /// The IPv4 TTL or IPv6 hop limit (default 1: the local link only).
+        ttl: u8,
+        /// Whether this host's own receivers get a copy (`IP_MULTICAST_LOOP`,
+        /// default on).
+        loopback: bool,
+        /// Sends to an IPv4 broadcast address with `SO_BROADCAST` instead of a
+        /// multicast group.
+        broadcast: bool,
+        /// Uses UDP segmentation offload (`UDP_SEGMENT`, Linux ≥ 4.18) for
+        /// batches on a connected socket: several datagrams go down the stack in
+        /// one `send(2)`. Several times faster on this machine, often faster than
+        /// receivers can read: off by default. Where the system lacks or refuses
+        /// it, batches go out with `sendmmsg(2)` as without it.
+        gso: bool,
+        /// Sends from this UDP port (default 0: any free port). A sender that
+        /// reopens its socket after a network change keeps its port, so
+        /// receivers keep counting it as the same stream.
+        source_port: u16,
+        /// Connects the socket to the destination, so the kernel looks the route
+        /// up once instead of for every datagram: faster at high rates. A
+        /// connected socket only receives from the destination, so leave it off
+        /// when replies are expected ([`Sender::try_recv_from`]).
+        connect: bool,
+        /// Also binds the socket to the device with `SO_BINDTODEVICE` (Linux
+        /// needs root or CAP_NET_RAW for it).
+        bind_device: bool,
+    }
+}
+
 impl SenderBuilder {
-    /// The IPv4 TTL or IPv6 hop limit (default 1: the local link only).
-    pub fn ttl(mut self, ttl: u8) -> SenderBuilder {
-        self.ttl = ttl;
-        self
-    }
-
-    /// Whether this host's own receivers get a copy (`IP_MULTICAST_LOOP`,
-    /// default on).
-    pub fn loopback(mut self, on: bool) -> SenderBuilder {
-        self.loopback = on;
-        self
-    }
-
-    /// Sends to an IPv4 broadcast address with `SO_BROADCAST` instead of a
-    /// multicast group.
-    pub fn broadcast(mut self, on: bool) -> SenderBuilder {
-        self.broadcast = on;
-        self
-    }
-
-    /// Uses UDP segmentation offload (`UDP_SEGMENT`, Linux ≥ 4.18) for
-    /// batches on a connected socket: several datagrams go down the stack in
-    /// one `send(2)`. Several times faster on this machine, often faster than
-    /// receivers can read: off by default. Where the system lacks or refuses
-    /// it, batches go out with `sendmmsg(2)` as without it.
-    pub fn gso(mut self, on: bool) -> SenderBuilder {
-        self.gso = on;
-        self
-    }
-
-    /// Sends from this UDP port (default 0: any free port). A sender that
-    /// reopens its socket after a network change keeps its port, so
-    /// receivers keep counting it as the same stream.
-    pub fn source_port(mut self, port: u16) -> SenderBuilder {
-        self.source_port = port;
-        self
-    }
-
-    /// Connects the socket to the destination, so the kernel looks the route
-    /// up once instead of for every datagram: faster at high rates. A
-    /// connected socket only receives from the destination, so leave it off
-    /// when replies are expected ([`Sender::try_recv_from`]).
-    pub fn connect(mut self, on: bool) -> SenderBuilder {
-        self.connect = on;
-        self
-    }
-
-    /// Also binds the socket to the device with `SO_BINDTODEVICE` (Linux
-    /// needs root or CAP_NET_RAW for it).
-    pub fn bind_device(mut self, on: bool) -> SenderBuilder {
-        self.bind_device = on;
-        self
-    }
-
     /// Opens and configures the socket.
     ///
     /// # Errors

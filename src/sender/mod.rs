@@ -15,8 +15,8 @@ use log::debug;
 use mcast_platform::Interface;
 use socket2::{SockAddr, Socket};
 
-pub(crate) use builder::purpose;
 pub use builder::SenderBuilder;
+pub(crate) use builder::{purpose, setters};
 pub use pin::Pin;
 
 use crate::error::{Error, Operation};
@@ -218,21 +218,9 @@ impl Sender {
     /// # Errors
     /// [`Error::Io`] naming the interface.
     pub fn try_recv_reply(&self, buf: &mut [u8]) -> Result<Option<crate::Datagram>, Error> {
-        match crate::recvmsg::recv_one(std::os::fd::AsRawFd::as_raw_fd(&self.socket), buf) {
-            Ok(meta) => Ok(Some(crate::Datagram::from_meta(
-                &meta,
-                meta.size.min(buf.len()),
-            ))),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(Error::io_on(Operation::ReceiveReplies, &self.iface, e)),
-        }
+        let meta = crate::recvmsg::recv_one(std::os::fd::AsRawFd::as_raw_fd(&self.socket), buf);
+        let len = buf.len();
+        self.reply_or_none(meta.map(|m| crate::Datagram::from_meta(&m, m.size.min(len))))
     }
 
     /// Receives one unicast datagram sent back to this socket (the replies of
@@ -245,11 +233,18 @@ impl Sender {
         // SAFETY: u8 and MaybeUninit<u8> have the same layout, and recv only
         // writes initialised bytes into the slice.
         let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
-        match self
+        let len = buf.len();
+        let got = self
             .socket
             .recv_from_with_flags(uninit, nix::libc::MSG_DONTWAIT)
-        {
-            Ok((n, addr)) => Ok(addr.as_socket().map(|a| (n.min(buf.len()), a))),
+            .map(|(n, addr)| addr.as_socket().map(|a| (n.min(len), a)));
+        self.reply_or_none(got).map(Option::flatten)
+    }
+
+    /// A reply, or `None` when nothing was waiting (or a signal came).
+    fn reply_or_none<T>(&self, got: io::Result<T>) -> Result<Option<T>, Error> {
+        match got {
+            Ok(t) => Ok(Some(t)),
             Err(e)
                 if matches!(
                     e.kind(),
