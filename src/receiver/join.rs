@@ -130,7 +130,10 @@ pub(super) fn join(
                         Ok(()) => JoinMechanism::MreqSource,
                         Err(e2) if raw::is_unsupported(&e2) => {
                             debug!("IP_ADD_SOURCE_MEMBERSHIP unsupported ({e2}); joining any-source and filtering {s} in mcast");
-                            return filtered_by_mcast(socket, group, source, iface, mreqn);
+                            return Ok(filtered_by_mcast(
+                                join(socket, group, None, iface, mreqn)?,
+                                source,
+                            ));
                         }
                         Err(e2) => {
                             return Err(what(e2).tried(format!(
@@ -153,7 +156,10 @@ pub(super) fn join(
                     // Linux has no other IPv6 source-specific option. Join
                     // any-source and let the receiver drop other sources.
                     debug!("MCAST_JOIN_SOURCE_GROUP unsupported ({e}); joining any-source and filtering {s} in mcast");
-                    return filtered_by_mcast(socket, group, source, iface, mreqn);
+                    return Ok(filtered_by_mcast(
+                        join(socket, group, None, iface, mreqn)?,
+                        source,
+                    ));
                 }
                 Err(e) => return Err(what(e)),
             }
@@ -170,19 +176,13 @@ pub(super) fn join(
     })
 }
 
-/// An any-source membership of `group` standing in for a source-specific
-/// one the system cannot make: the receiver drops other sources itself.
-fn filtered_by_mcast(
-    socket: &Socket,
-    group: &Group,
-    source: Option<IpAddr>,
-    iface: &Interface,
-    mreqn: bool,
-) -> Result<Membership, Error> {
-    let asm = join(socket, group, None, iface, mreqn)?;
-    Ok(Membership {
+/// The any-source membership `asm` standing in for a source-specific one
+/// from `source` the system cannot make: the receiver drops other sources
+/// itself.
+fn filtered_by_mcast(asm: Membership, source: Option<IpAddr>) -> Membership {
+    Membership {
         user_filter: true,
         source,
         ..asm
-    })
+    }
 }

@@ -1,6 +1,7 @@
 //! Configuring a [`Sender`]: the builder, and opening, pinning and binding
 //! its socket for IPv4 (multicast or broadcast) and IPv6.
 
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV6};
 
 use log::debug;
@@ -141,6 +142,11 @@ impl SenderBuilder {
         })
     }
 
+    /// The result of setting socket option `name`, as an error naming it.
+    fn option(&self, name: &'static str, result: io::Result<()>) -> Result<(), Error> {
+        result.map_err(|e| Error::io_on(Operation::SetOption(name), &self.iface, e))
+    }
+
     fn setup_v4(
         &self,
         socket: &Socket,
@@ -149,22 +155,18 @@ impl SenderBuilder {
     ) -> Result<(Pin, SocketAddr, SocketAddr), Error> {
         let src = self.iface.ipv4().unwrap_or(Ipv4Addr::UNSPECIFIED);
         let pin = if self.broadcast {
-            socket
-                .set_broadcast(true)
-                .map_err(|e| Error::io_on(Operation::SetOption("SO_BROADCAST"), &self.iface, e))?;
-            socket
-                .set_ttl_v4(u32::from(self.ttl))
-                .map_err(|e| Error::io_on(Operation::SetOption("IP_TTL"), &self.iface, e))?;
+            self.option("SO_BROADCAST", socket.set_broadcast(true))?;
+            self.option("IP_TTL", socket.set_ttl_v4(u32::from(self.ttl)))?;
             Pin::BoundSource
         } else {
-            socket
-                .set_multicast_ttl_v4(u32::from(self.ttl))
-                .map_err(|e| {
-                    Error::io_on(Operation::SetOption("IP_MULTICAST_TTL"), &self.iface, e)
-                })?;
-            socket.set_multicast_loop_v4(self.loopback).map_err(|e| {
-                Error::io_on(Operation::SetOption("IP_MULTICAST_LOOP"), &self.iface, e)
-            })?;
+            self.option(
+                "IP_MULTICAST_TTL",
+                socket.set_multicast_ttl_v4(u32::from(self.ttl)),
+            )?;
+            self.option(
+                "IP_MULTICAST_LOOP",
+                socket.set_multicast_loop_v4(self.loopback),
+            )?;
             match sockopt::set_multicast_if_v4_index(socket, idx) {
                 Ok(()) => Pin::MulticastIf,
                 Err(e) if sockopt::is_unsupported(&e) => {
@@ -196,14 +198,14 @@ impl SenderBuilder {
         let IpAddr::V6(group) = self.group.addr() else {
             unreachable!("checked by check_group")
         };
-        socket
-            .set_multicast_hops_v6(u32::from(self.ttl))
-            .map_err(|e| {
-                Error::io_on(Operation::SetOption("IPV6_MULTICAST_HOPS"), &self.iface, e)
-            })?;
-        socket.set_multicast_loop_v6(self.loopback).map_err(|e| {
-            Error::io_on(Operation::SetOption("IPV6_MULTICAST_LOOP"), &self.iface, e)
-        })?;
+        self.option(
+            "IPV6_MULTICAST_HOPS",
+            socket.set_multicast_hops_v6(u32::from(self.ttl)),
+        )?;
+        self.option(
+            "IPV6_MULTICAST_LOOP",
+            socket.set_multicast_loop_v6(self.loopback),
+        )?;
         // Interface- and link-local groups need the interface in the scope id.
         let link_scope = self.group.scope_v6().is_some_and(|s| s <= 2);
         let dest_scope = if link_scope { idx } else { 0 };
