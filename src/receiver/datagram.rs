@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use crate::recvmsg::Meta;
 
 /// One received datagram; its bytes are in the buffer given to
-/// [`Receiver::recv`].
+/// [`Receiver::recv`](crate::Receiver::recv).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Datagram {
     len: usize,

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use mcast_platform::Interface;
 
-/// How a [`Sender`] ties its datagrams to the chosen interface.
+/// How a [`Sender`](crate::Sender) ties its datagrams to the chosen interface.
 ///
 /// `IP_MULTICAST_IF` / `IPV6_MULTICAST_IF` is the normal way. Some stacks lack
 /// it (qemu-user 7.2, some phone stacks); then mcast falls back to an
