@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use crate::{unix_time_ns, Datagram, Error, Probe, ProbeFlags, Receiver, Sender, SenderId};
+use crate::{
+    unix_time_ns, Datagram, Error, Operation, Probe, ProbeFlags, Receiver, Sender, SenderId,
+};
 
 /// Sequence numbers remembered per responder to spot duplicates.
 const SEEN_WINDOW: u64 = 4096;
@@ -202,12 +204,7 @@ impl ReplySocket for UnicastEcho {
             {
                 return Ok(None)
             }
-            Err(e) => {
-                return Err(Error::io(
-                    format!("receive echo replies from {}", self.peer),
-                    e,
-                ))
-            }
+            Err(e) => return Err(Error::io(Operation::ReceiveEchoFrom(self.peer), e)),
         };
         Ok(Some(Datagram::from_meta(&meta, meta.size.min(buf.len()))))
     }
@@ -282,7 +279,7 @@ impl EchoCollector {
         ) {
             Ok(0) | Err(nix::errno::Errno::EINTR) => return Ok(()),
             Ok(_) => {}
-            Err(e) => return Err(Error::io("wait for echo replies", e.into()).into()),
+            Err(e) => return Err(Error::io(Operation::WaitEchoReplies, e.into()).into()),
         }
         while let Some(d) = socket.try_recv_reply(buf)? {
             // The kernel's receive time: the round trip without our wake-up.

@@ -55,6 +55,7 @@
 
 mod analysis;
 mod basic_rate;
+mod cmsg;
 mod dtim;
 mod duration;
 mod echo;
@@ -65,6 +66,7 @@ mod group;
 mod group_list;
 mod histogram;
 mod limits;
+mod mmsg;
 mod pace;
 mod probe;
 mod receiver;
@@ -85,7 +87,7 @@ pub use mcast_platform::{
     Watcher,
 };
 // Groups, sending and receiving.
-pub use error::Error;
+pub use error::{Conflict, Error, Operation};
 pub use group::{Group, ParseGroupError, Port, Zone};
 pub use group_list::{parse_group_list, parse_groups, GroupList, GroupListError, MAX_GROUPS};
 pub use pace::{parse_bitrate, parse_rate, Bitrate, Pacer, ParseRateError, Period, Rate, Step};
@@ -93,6 +95,7 @@ pub use receiver::{Datagram, JoinMechanism, Receiver, ReceiverBuilder};
 pub use recvmsg::RecvBatch;
 pub use sender::{Pin, Sender, SenderBuilder};
 pub use sendmsg::SendBatch;
+pub use sockopt::multicast_all_default;
 // Probes and what a receiver counts of them.
 pub use probe::{
     is_probe, unix_time_ns, DecodeError, Probe, ProbeError, ProbeFlags, SenderId, PROBE_HEADER_LEN,

@@ -3,7 +3,8 @@
 //! and the destination; `SO_TIMESTAMPNS`: the kernel's arrival time;
 //! `SO_RXQ_OVFL`: datagrams the kernel dropped for this socket).
 //!
-//! Written against libc directly, because the batch API must reset every
+//! The control messages are read by [`crate::cmsg`]. Written against libc
+//! directly, because the batch API must reset every
 //! header before each call (the kernel shrinks `msg_controllen` and
 //! `msg_namelen` to what it used), and must not allocate per datagram.
 //! Linux and Android only.
@@ -14,6 +15,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 use std::os::fd::RawFd;
 
 use nix::libc;
+
+use crate::cmsg::{self, Message};
+use crate::mmsg;
 
 /// Room for the control messages of one datagram: a pktinfo (the IPv6 one is
 /// the larger), a timespec and a drop counter, each with its header, and
@@ -79,53 +83,28 @@ unsafe fn parse(hdr: &libc::msghdr, storage: &libc::sockaddr_storage, size: usiz
         drops: None,
         size,
     };
-    // SAFETY: the caller guarantees the header's control buffer is valid;
-    // CMSG_FIRSTHDR/CMSG_NXTHDR stay within msg_controllen.
-    let mut c = unsafe { libc::CMSG_FIRSTHDR(hdr) };
-    while !c.is_null() {
-        // SAFETY: `c` is a valid cmsghdr inside the buffer.
-        let (level, kind) = unsafe { ((*c).cmsg_level, (*c).cmsg_type) };
-        // SAFETY: as above; the data follows the header.
-        let data = unsafe { libc::CMSG_DATA(c) };
-        match (level, kind) {
-            (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
-                // SAFETY: the kernel wrote an in_pktinfo here; it may be unaligned.
-                let p = unsafe { data.cast::<libc::in_pktinfo>().read_unaligned() };
-                meta.ifindex = u32::try_from(p.ipi_ifindex).ok();
-                meta.destination =
-                    Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(p.ipi_addr.s_addr))));
+    // SAFETY: the caller guarantees the kernel just filled `hdr`.
+    for msg in unsafe { cmsg::Iter::new(hdr) }.filter_map(cmsg::parse) {
+        match msg {
+            Message::PacketInfo {
+                ifindex,
+                destination,
+            } => {
+                meta.ifindex = ifindex;
+                meta.destination = Some(destination);
             }
-            (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
-                // SAFETY: the kernel wrote an in6_pktinfo here.
-                let p = unsafe { data.cast::<libc::in6_pktinfo>().read_unaligned() };
-                // u32 in glibc, int in bionic.
-                meta.ifindex = u32::try_from(i64::from(p.ipi6_ifindex)).ok();
-                meta.destination = Some(IpAddr::V6(Ipv6Addr::from(p.ipi6_addr.s6_addr)));
-            }
-            (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) => {
-                // SAFETY: the kernel wrote a timespec (the ABI's own layout).
-                let t = unsafe { data.cast::<libc::timespec>().read_unaligned() };
-                // time_t and c_long are i32 on 32-bit ARM.
-                #[allow(clippy::useless_conversion)]
-                let (s, ns) = (i64::from(t.tv_sec), i64::from(t.tv_nsec));
-                meta.kernel_time_ns = u64::try_from(s * 1_000_000_000 + ns).ok();
-            }
-            (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) => {
-                // SAFETY: the kernel wrote a u32 drop counter.
-                meta.drops = Some(unsafe { data.cast::<u32>().read_unaligned() });
-            }
-            _ => {}
+            Message::TimestampNs(t) => meta.kernel_time_ns = t,
+            Message::Drops(n) => meta.drops = Some(n),
         }
-        // SAFETY: advancing within the same valid buffer.
-        c = unsafe { libc::CMSG_NXTHDR(hdr, c) };
     }
     meta
 }
 
-fn empty_msghdr() -> libc::msghdr {
-    // SAFETY: msghdr is plain data (pointers and lengths); all-zero is valid
-    // and covers the padding fields some libcs (musl) have.
-    unsafe { mem::zeroed() }
+fn name_of(storage: &mut libc::sockaddr_storage) -> (*mut libc::c_void, libc::socklen_t) {
+    (
+        (storage as *mut libc::sockaddr_storage).cast(),
+        mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t,
+    )
 }
 
 /// One `recvmsg(2)` with `MSG_TRUNC | MSG_DONTWAIT`.
@@ -137,13 +116,8 @@ pub(crate) fn recv_one(fd: RawFd, buf: &mut [u8]) -> io::Result<Meta> {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
     };
-    let mut hdr = empty_msghdr();
-    hdr.msg_name = (&mut storage as *mut libc::sockaddr_storage).cast();
-    hdr.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    hdr.msg_iov = &mut iov;
-    hdr.msg_iovlen = 1;
-    hdr.msg_control = cmsg.as_mut_ptr().cast();
-    hdr.msg_controllen = mem::size_of_val(&cmsg) as _;
+    let (name, name_len) = name_of(&mut storage);
+    let mut hdr = mmsg::msghdr(name, name_len, &mut iov, Some(&mut cmsg));
     // SAFETY: every pointer in `hdr` points to a live buffer of the stated
     // length for the duration of the call.
     let n = unsafe { libc::recvmsg(fd, &mut hdr, libc::MSG_TRUNC | libc::MSG_DONTWAIT) };
@@ -186,17 +160,12 @@ impl RecvBatch {
     pub fn new(count: usize) -> RecvBatch {
         let count = count.max(1);
         let slot = 65_536;
+        let (hdrs, iovs) = mmsg::arrays(count);
         RecvBatch {
             buf: vec![0u8; count * slot],
             slot,
-            // SAFETY: plain data; all-zero is valid.
-            hdrs: (0..count).map(|_| unsafe { mem::zeroed() }).collect(),
-            iovs: (0..count)
-                .map(|_| libc::iovec {
-                    iov_base: std::ptr::null_mut(),
-                    iov_len: 0,
-                })
-                .collect(),
+            hdrs,
+            iovs,
             // SAFETY: plain data; all-zero is valid.
             names: (0..count).map(|_| unsafe { mem::zeroed() }).collect(),
             cmsgs: vec![[0u64; CMSG_WORDS]; count],
@@ -258,13 +227,8 @@ impl RecvBatch {
                 iov_base: unsafe { base.add(i * self.slot) }.cast(),
                 iov_len: self.slot,
             };
-            let mut hdr = empty_msghdr();
-            hdr.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
-            hdr.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            hdr.msg_iov = &mut self.iovs[i];
-            hdr.msg_iovlen = 1;
-            hdr.msg_control = self.cmsgs[i].as_mut_ptr().cast();
-            hdr.msg_controllen = mem::size_of::<[u64; CMSG_WORDS]>() as _;
+            let (name, name_len) = name_of(&mut self.names[i]);
+            let hdr = mmsg::msghdr(name, name_len, &mut self.iovs[i], Some(&mut self.cmsgs[i]));
             self.hdrs[i].msg_hdr = hdr;
             self.hdrs[i].msg_len = 0;
         }

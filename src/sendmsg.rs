@@ -3,10 +3,12 @@
 //! stack rather than in system call entry and exit. Linux and Android only.
 
 use std::io;
-use std::mem;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 use nix::libc;
+use socket2::SockAddr;
+
+use crate::mmsg;
 
 /// Datagrams waiting to be sent with one `sendmmsg(2)` call, in buffers
 /// reused from call to call.
@@ -32,18 +34,13 @@ impl SendBatch {
     /// Room for `count` datagrams (at least 1) of up to `slot` bytes each.
     pub fn new(count: usize, slot: usize) -> SendBatch {
         let count = count.max(1);
+        let (hdrs, iovs) = mmsg::arrays(count);
         SendBatch {
             buf: vec![0u8; count * slot],
             slot,
             lens: Vec::with_capacity(count),
-            // SAFETY: plain data; all-zero is valid.
-            hdrs: (0..count).map(|_| unsafe { mem::zeroed() }).collect(),
-            iovs: (0..count)
-                .map(|_| libc::iovec {
-                    iov_base: std::ptr::null_mut(),
-                    iov_len: 0,
-                })
-                .collect(),
+            hdrs,
+            iovs,
         }
     }
 
@@ -95,14 +92,14 @@ impl SendBatch {
         self.slot
     }
 
-    /// Sends the queued datagrams `[from..]` to `dest` with one
-    /// `sendmmsg(2)`; returns how many the kernel took (maybe fewer).
+    /// Sends the queued datagrams `[from..]` to `dest` (`None` on a
+    /// connected socket) with one `sendmmsg(2)`; returns how many the kernel
+    /// took (maybe fewer).
     pub(crate) fn send_from(
         &mut self,
-        fd: RawFd,
+        fd: BorrowedFd<'_>,
         from: usize,
-        dest: *const libc::sockaddr,
-        dest_len: libc::socklen_t,
+        dest: Option<&SockAddr>,
     ) -> io::Result<usize> {
         let n = self.lens.len().saturating_sub(from);
         if n == 0 {
@@ -116,18 +113,17 @@ impl SendBatch {
                 iov_base: unsafe { base.add(i * self.slot) }.cast(),
                 iov_len: self.lens[i],
             };
-            // SAFETY: plain data; all-zero is valid (musl has padding fields).
-            let mut hdr: libc::msghdr = unsafe { mem::zeroed() };
-            hdr.msg_name = dest.cast_mut().cast();
-            hdr.msg_namelen = dest_len;
-            hdr.msg_iov = &mut self.iovs[k];
-            hdr.msg_iovlen = 1;
-            self.hdrs[k].msg_hdr = hdr;
+            // The kernel only reads the address of a send.
+            let (name, name_len) = dest.map_or((std::ptr::null_mut(), 0), |d| {
+                (d.as_ptr().cast_mut().cast(), d.len())
+            });
+            self.hdrs[k].msg_hdr = mmsg::msghdr(name, name_len, &mut self.iovs[k], None);
             self.hdrs[k].msg_len = 0;
         }
         // SAFETY: the first `n` headers point to live buffers owned by `self`
         // and to the caller's destination address, valid during the call.
-        let sent = unsafe { libc::sendmmsg(fd, self.hdrs.as_mut_ptr(), n as _, 0 as _) };
+        let sent =
+            unsafe { libc::sendmmsg(fd.as_raw_fd(), self.hdrs.as_mut_ptr(), n as _, 0 as _) };
         if sent < 0 {
             Err(io::Error::last_os_error())
         } else {

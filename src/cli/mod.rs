@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use mcast::{Family, Group, Interface, Purpose, Zone};
 
+mod advice;
 mod choose;
 mod doctor;
 mod hex;

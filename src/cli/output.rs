@@ -57,9 +57,9 @@ impl CliError {
 impl From<mcast::Error> for CliError {
     fn from(e: mcast::Error) -> CliError {
         if e.is_config() {
-            CliError::usage(e)
+            CliError::usage(super::advice::render(e))
         } else {
-            CliError::failure(e)
+            CliError::failure(super::advice::render(e))
         }
     }
 }

@@ -2,55 +2,11 @@
 //! may join, whether an old IGMP/MLD version is forced (no source-specific
 //! joins then), the IGMP version in use on the link, and IP_MULTICAST_ALL.
 
-use std::io;
-use std::mem;
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
 
-use mcast::Family;
-use nix::libc;
-use socket2::{Domain, Protocol, Socket, Type};
+use mcast::{multicast_all_default, Family};
 
 use super::{sysctl_int, Check, Ctx, Status};
-
-/// `IP_MULTICAST_ALL` (linux/in.h) and `IPV6_MULTICAST_ALL` (linux/in6.h),
-/// the same on every Linux and Android architecture.
-const IP_MULTICAST_ALL: libc::c_int = 49;
-const IPV6_MULTICAST_ALL: libc::c_int = 29;
-
-/// Reads IP(V6)_MULTICAST_ALL from a fresh UDP socket: what a program gets
-/// unless it turns the option off.
-fn multicast_all_default(v6: bool) -> io::Result<bool> {
-    let socket = Socket::new(
-        if v6 { Domain::IPV6 } else { Domain::IPV4 },
-        Type::DGRAM,
-        Some(Protocol::UDP),
-    )?;
-    let (level, name) = if v6 {
-        (libc::IPPROTO_IPV6, IPV6_MULTICAST_ALL)
-    } else {
-        (libc::IPPROTO_IP, IP_MULTICAST_ALL)
-    };
-    let mut value: libc::c_int = 0;
-    let mut len = libc::socklen_t::try_from(mem::size_of::<libc::c_int>())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: `value` and `len` are valid for writes for the whole call, and
-    // `len` holds the size of `value`; the fd is owned by `socket`.
-    let rc = unsafe {
-        libc::getsockopt(
-            socket.as_raw_fd(),
-            level,
-            name,
-            (&mut value as *mut libc::c_int).cast::<libc::c_void>(),
-            &mut len,
-        )
-    };
-    if rc == 0 {
-        Ok(value != 0)
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
 
 /// The IGMP version the kernel uses on `dev`, from the device line of
 /// `/proc/net/igmp` (`2\twlan0     :     2      V3`).
@@ -163,7 +119,7 @@ pub(crate) fn kernel(ctx: &Ctx<'_>) -> Check {
     } else {
         "IP_MULTICAST_ALL"
     };
-    match multicast_all_default(ctx.family == Family::V6) {
+    match multicast_all_default(ctx.family) {
         Ok(true) => notes.push(format!(
             "{opt} is on for new sockets (Linux's default: a socket bound to the group's port also \
              gets the groups other sockets on this host joined); mcast turns it off for its own"
@@ -196,14 +152,5 @@ mod tests {
         assert_eq!(igmp_version(text, "wlan0"), Some(2));
         assert_eq!(igmp_version(text, "lo"), Some(3));
         assert_eq!(igmp_version(text, "eth0"), None);
-    }
-
-    #[test]
-    fn multicast_all_is_readable_or_says_why() {
-        // On Linux the default is on; under qemu-user the option is missing.
-        match multicast_all_default(false) {
-            Ok(v) => assert!(v),
-            Err(e) => assert_eq!(e.raw_os_error(), Some(libc::ENOPROTOOPT)),
-        }
     }
 }
