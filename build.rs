@@ -93,4 +93,6 @@ fn main() {
     println!("cargo:rustc-env=MCAST_BUILD_DIRTY={dirty}");
     println!("cargo:rustc-env=MCAST_BUILD_TARGET={target}");
     println!("cargo:rustc-env=MCAST_BUILD_PROFILE={profile}");
+    let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
+    println!("cargo:rustc-env=MCAST_BUILD_VERSION_LINE={version} ({desc}, {target}, {profile})");
 }

@@ -10,6 +10,14 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use mcast::{Group, Zone};
 
+/// What `--version` prints after `mcast `: `0.1.0 (a1b2c3d, TARGET, release)`
+/// from mcast's build.rs; the bare version where this file is built without
+/// it (the xtask).
+const VERSION: &str = match option_env!("MCAST_BUILD_VERSION_LINE") {
+    Some(v) => v,
+    None => env!("CARGO_PKG_VERSION"),
+};
+
 const SELECTION_RULE: &str = "\
 Choosing the interface (-i):
   IFACE is a name (wlan0), an index (3) or one of the interface's addresses.
@@ -33,7 +41,7 @@ within --timeout), 2 bad input, 130 interrupted (after the summary).";
 
 /// IP multicast sender, receiver and diagnostics for phones and boards.
 #[derive(Debug, Parser)]
-#[command(name = "mcast", version, about, after_help = SELECTION_RULE)]
+#[command(name = "mcast", version = VERSION, about, after_help = SELECTION_RULE)]
 pub(crate) struct Cli {
     /// More log output on stderr: -v info (the interface choice), -vv debug
     /// (socket options and fallbacks), -vvv trace. RUST_LOG overrides.

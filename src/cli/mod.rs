@@ -3,6 +3,8 @@
 
 use std::net::IpAddr;
 
+use clap::error::ErrorKind;
+use clap::Parser;
 use mcast::{Family, Group, Interface, Purpose};
 
 mod args;
@@ -19,7 +21,9 @@ mod signals;
 
 mod version;
 
-use args::{Command, DoctorArgs, IfacesArgs, PingArgs, RecvArgs, ReportArgs, ScopedAddr, SendArgs};
+use args::{
+    Cli, Command, DoctorArgs, IfacesArgs, PingArgs, RecvArgs, ReportArgs, ScopedAddr, SendArgs,
+};
 use output::{CliError, EXIT_INTERRUPTED, EXIT_OK};
 
 /// Options every subcommand shares.
@@ -257,9 +261,18 @@ fn targets(
 
 /// Runs the command line and returns the exit code.
 pub(crate) fn main() -> i32 {
-    let cli = match version::parse() {
+    let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(code) => return code,
+        Err(e)
+            if e.kind() == ErrorKind::DisplayVersion && version::json_requested_and_printed() =>
+        {
+            return EXIT_OK;
+        }
+        Err(e) => {
+            // Usage errors exit 2; --help and --version exit 0.
+            let _ = e.print();
+            return e.exit_code();
+        }
     };
     logger::init(logger::level(
         cli.verbose,
