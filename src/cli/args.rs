@@ -34,7 +34,7 @@ Choosing the interface (-i):
 GROUP is ADDR, ADDR:PORT or [ADDR6]:PORT; the default is 239.74.20.30:54321.
 An IPv6 group may carry a scope, an interface name or index (ff02::1%wlan0,
 [ff02::1%3]:54321): it chooses the interface, and must agree with -i.
-Durations are written 100ms, 2s, 1.5s, 1m.
+Durations are written 250us, 100ms, 2s, 1.5s, 1m, 1h (a bare number: seconds).
 
 Exit codes: 0 done, 1 runtime failure (or fewer datagrams than --count
 within --timeout), 2 bad input, 130 interrupted (after the summary).";
