@@ -13,12 +13,24 @@ use std::process::Command;
 
 /// Runs `git ARGS` in the package directory; its trimmed stdout on success.
 fn git(args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
+    let out = match Command::new("git")
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
-        .ok()?;
+    {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("git {}: {e}", args.join(" "));
+            return None;
+        }
+    };
     if !out.status.success() {
+        // Shown with `cargo build -vv`; the commit is then "unknown".
+        eprintln!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
         return None;
     }
     let s = String::from_utf8(out.stdout).ok()?;
