@@ -20,8 +20,9 @@ use std::process::{Command, ExitCode};
 use clap::{CommandFactory, Parser, Subcommand};
 use clap_complete::Shell;
 
-// The binary's own definition. Its fields are read by the binary only.
-#[allow(dead_code)]
+// The binary's own definition. Its fields are read by the binary only; its
+// doc comments are help texts (`[ADDR6]:PORT`), not rustdoc links.
+#[allow(dead_code, rustdoc::broken_intra_doc_links)]
 #[path = "../../src/cli/args.rs"]
 mod args;
 
