@@ -1,5 +1,6 @@
-//! The `mcast` command line: argument parsing, and the map from results to
-//! exit codes. Each subcommand lives in its own file.
+//! The `mcast` command line: the parsed arguments (defined in `args.rs`)
+//! handed to the subcommands, and the map from results to exit codes. Each
+//! subcommand lives in its own file.
 
 use std::net::IpAddr;
 
