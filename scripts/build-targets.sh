@@ -19,8 +19,15 @@ Builds mcast in release mode for each TARGET (default: all of them):
 $(printf '  %s\n' "${ALL_TARGETS[@]}")
 then prints a table (target, file size, static or dynamic, the oldest glibc
 or Android API level the binary needs) and writes release artifacts:
-  DIST/mcast-VERSION-TARGET.tar.gz   the binary and README
+  DIST/mcast-VERSION-TARGET.tar.gz   the binary, README.md, CHANGELOG.md,
+                                     LICENSE-MIT, LICENSE-APACHE, the man
+                                     pages in man/ (mcast.1, mcast-SUB.1)
+                                     and the shell completions in complete/
+                                     (mcast.bash, _mcast, mcast.fish)
   DIST/SHA256SUMS                    sha256sum of those tarballs
+The man pages and completions come from `cargo xtask dist --no-tarballs`
+(generated from the binary's clap definition); `cargo xtask dist` runs this
+script with --dist-dir and --docs target/dist.
 
 Linux targets link with Debian's cross gcc (gnu) or rust-lld (static musl),
 as set in .cargo/config.toml. Android targets need the NDK: when
@@ -32,6 +39,9 @@ without an NDK they are checked instead (cargo clippy --all-targets
 Options:
   --dist-dir DIR   where artifacts go (default: <repo>/dist)
   --no-dist        build and report only; write no tarballs
+  --docs DIR       take the man pages and completions from DIR (as written
+                   by `cargo xtask dist --no-tarballs --out DIR`) instead
+                   of generating them
   --skip-android   leave the Android targets out
   --strict         a target skipped for a missing toolchain is a failure
   -h, --help       show this help
@@ -55,6 +65,7 @@ note() { echo "build-targets: $*" >&2; }
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$script_dir/.." && pwd)
 dist_dir=$repo_root/dist
+docs_dir=
 make_dist=1
 skip_android=0
 strict=0
@@ -66,6 +77,10 @@ while [[ $# -gt 0 ]]; do
             [[ $# -ge 2 && -n "$2" ]] || usage_error "--dist-dir needs a directory"
             dist_dir=$2; shift 2 ;;
         --dist-dir=*) dist_dir=${1#--dist-dir=}; shift ;;
+        --docs)
+            [[ $# -ge 2 && -n "$2" ]] || usage_error "--docs needs a directory"
+            docs_dir=$2; shift 2 ;;
+        --docs=*) docs_dir=${1#--docs=}; shift ;;
         --no-dist) make_dist=0; shift ;;
         --skip-android) skip_android=1; shift ;;
         --strict) strict=1; shift ;;
@@ -156,27 +171,32 @@ human_size() {
 epoch=${SOURCE_DATE_EPOCH:-$(git -C "$repo_root" log -1 --format=%ct 2>/dev/null || true)}
 [[ -n "$epoch" ]] || epoch=$(date +%s)
 
+# The man pages and completions, once, before any tarball needs them.
+docs() {
+    [[ -z "$docs_dir" ]] || return 0
+    docs_dir=$(mktemp -d)
+    trap 'rm -rf "$docs_dir"' EXIT
+    note "man pages and completions: cargo xtask dist --no-tarballs"
+    "$cargo" run -q --package xtask -- dist --no-tarballs --out "$docs_dir" >/dev/null
+}
+
+# The one place that decides what a release tarball holds.
 package() {
-    local t=$1 bin=$2 name stage
+    local t=$1 bin=$2 name stage f
+    docs
     name=mcast-$version-$t
     stage=$(mktemp -d)
-    mkdir -p "$stage/$name"
+    mkdir -p "$stage/$name/man" "$stage/$name/complete"
     cp "$bin" "$stage/$name/mcast"
     chmod 755 "$stage/$name/mcast"
-    if [[ -f "$repo_root/README.md" ]]; then
-        cp "$repo_root/README.md" "$stage/$name/README.md"
-    else
-        cat >"$stage/$name/README.md" <<EOF
-# mcast $version for $t
-
-IP multicast sender, receiver and diagnostics.
-
-    ./mcast --help
-    ./mcast ifaces
-    ./mcast recv 239.1.2.3:5000
-    ./mcast send 239.1.2.3:5000 hello
-EOF
-    fi
+    for f in README.md CHANGELOG.md LICENSE-MIT LICENSE-APACHE; do
+        cp "$repo_root/$f" "$stage/$name/$f"
+    done
+    cp "$docs_dir"/mcast.1 "$docs_dir"/mcast-*.1 "$stage/$name/man/"
+    for f in mcast.bash _mcast mcast.fish; do
+        cp "$docs_dir/$f" "$stage/$name/complete/$f"
+    done
+    chmod 644 "$stage/$name"/*.md "$stage/$name"/LICENSE-* "$stage/$name"/man/* "$stage/$name"/complete/*
     mkdir -p "$dist_dir"
     tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" \
         -C "$stage" -cf - "$name" | gzip -n -9 >"$dist_dir/$name.tar.gz"

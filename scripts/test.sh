@@ -71,6 +71,8 @@ packages=(
     # The lab's relay for its dtim and mcast-rate switches.
     python3
     chromium fonts-dejavu-core
+    # tests/dist.rs: the completions' syntax checks and the man pages' groff.
+    zsh fish groff-base
     # The lab's ARM VMs and their images; adb for the phone VM; cross.
     qemu-system-arm kmod cpio openssh-client adb podman runc debootstrap
 )

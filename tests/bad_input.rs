@@ -3,24 +3,13 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::{addr, can_netns, mcast_bin, mcast_runner, run_limited, veth, Finished, Netns};
+use common::{addr, can_netns, mcast_command, run_limited, veth, Finished, Netns};
 
 /// Runs the binary under test directly (no namespace needed: nothing is sent).
 fn mcast(args: &[&str]) -> Finished {
-    let runner = mcast_runner();
-    let mut cmd = match runner.split_first() {
-        Some((first, rest)) => {
-            let mut c = Command::new(first);
-            c.args(rest).arg(mcast_bin());
-            c
-        }
-        None => Command::new(mcast_bin()),
-    };
-    cmd.args(args);
-    run_limited(cmd, Duration::from_secs(20))
+    run_limited(mcast_command(args), Duration::from_secs(20))
 }
 
 fn assert_usage(f: &Finished, needles: &[&str]) {

@@ -15,9 +15,13 @@
 //! unless `MCAST_TEST_STRICT=1`, which turns the skip into a failure.
 #![allow(missing_docs)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+
+use common::without_outer_cargo;
 
 const TARGET: &str = "aarch64-unknown-linux-musl";
 const MAX_SIZE: u64 = 1024 * 1024; // 1 MiB = 1,048,576 bytes
@@ -100,16 +104,11 @@ fn musl_binary() -> &'static Result<PathBuf, String> {
         }
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let target_dir = root.join("target").join("size-check");
-        let status = Command::new(cargo())
+        let status = without_outer_cargo(&mut Command::new(cargo()))
             .args(["build", "--release", "--bin", "mcast", "--target", TARGET])
             .arg("--target-dir")
             .arg(&target_dir)
             .current_dir(root)
-            // Settings of the outer `cargo test` that must not leak in.
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("CARGO_BUILD_TARGET")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
             .status()
             .expect("cannot run cargo");
         assert!(
@@ -311,6 +310,94 @@ fn musl_release_binary_runs_under_qemu() {
         out.status,
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// scripts/build-targets.sh packages the musl binary (built above, in the
+/// same target directory, so its build is a no-op) with the README, the
+/// changelog, the licenses, the man pages and the shell completions of
+/// `cargo xtask dist`, and a SHA256SUMS that checks.
+#[test]
+fn release_tarball_holds_binary_docs_man_pages_and_completions() {
+    if built().is_none() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target_dir = root.join("target").join("size-check");
+    let dist = target_dir.join("dist-test");
+    let _ = std::fs::remove_dir_all(&dist);
+    let out = without_outer_cargo(&mut Command::new("bash"))
+        .arg(root.join("scripts/build-targets.sh"))
+        .arg("--dist-dir")
+        .arg(&dist)
+        .arg(TARGET)
+        .current_dir(root)
+        .env("CARGO", cargo())
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .output()
+        .expect("cannot run scripts/build-targets.sh");
+    assert!(
+        out.status.success(),
+        "build-targets.sh {TARGET} failed: {}
+stdout: {}
+stderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let name = format!("mcast-{}-{TARGET}", env!("CARGO_PKG_VERSION"));
+    let tarball = dist.join(format!("{name}.tar.gz"));
+    let list = Command::new("tar")
+        .arg("-tzvf")
+        .arg(&tarball)
+        .output()
+        .expect("cannot run tar");
+    assert!(list.status.success(), "tar -tzvf {}", tarball.display());
+    let list = String::from_utf8_lossy(&list.stdout);
+    // `-rwxr-xr-x 0/0 1043536 2026-12-02 15:00 mcast-0.1.0-T/mcast`
+    let entries: Vec<(&str, &str)> = list
+        .lines()
+        .filter_map(|l| Some((l.split_whitespace().next()?, l.split_whitespace().last()?)))
+        .collect();
+    let mode = |path: &str| {
+        entries
+            .iter()
+            .find(|(_, p)| *p == format!("{name}/{path}"))
+            .map(|(m, _)| *m)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} lacks {path}:
+{list}",
+                    tarball.display()
+                )
+            })
+    };
+    assert_eq!(mode("mcast"), "-rwxr-xr-x");
+    let mut files = vec![
+        "README.md".to_owned(),
+        "CHANGELOG.md".to_owned(),
+        "LICENSE-MIT".to_owned(),
+        "LICENSE-APACHE".to_owned(),
+        "man/mcast.1".to_owned(),
+        "complete/mcast.bash".to_owned(),
+        "complete/_mcast".to_owned(),
+        "complete/mcast.fish".to_owned(),
+    ];
+    for sub in ["ifaces", "send", "recv", "ping", "doctor", "report"] {
+        files.push(format!("man/mcast-{sub}.1"));
+    }
+    for f in &files {
+        assert_eq!(mode(f), "-rw-r--r--", "{f}");
+    }
+    let sums = Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(&dist)
+        .output()
+        .expect("cannot run sha256sum");
+    assert!(
+        sums.status.success(),
+        "SHA256SUMS does not check: {}",
+        String::from_utf8_lossy(&sums.stdout)
     );
 }
 

@@ -63,6 +63,31 @@ pub fn mcast_in(ns: &str, args: &[&str]) -> Command {
     cmd
 }
 
+/// A command that runs the binary under test (through the runner, if any)
+/// with `args`.
+pub fn mcast_command(args: &[&str]) -> Command {
+    let runner = mcast_runner();
+    let mut cmd = match runner.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(mcast_bin());
+            c
+        }
+        None => Command::new(mcast_bin()),
+    };
+    cmd.args(args);
+    cmd
+}
+
+/// Clears the settings of the outer `cargo test` that must not leak into a
+/// cargo the test runs (its target, flags and target directory).
+pub fn without_outer_cargo(cmd: &mut Command) -> &mut Command {
+    cmd.env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+}
+
 /// True when skips must become failures.
 pub fn strict() -> bool {
     matches!(
