@@ -175,3 +175,90 @@ fn the_table_shows_delay_p50_and_p99() {
         assert!(p50 >= 0.0 && p50 <= p99, "{r}");
     }
 }
+
+/// The rows of a record (after its header), split at the commas.
+fn rows(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect()
+}
+
+/// Checks the rows against the probes sent: one per probe, in order per
+/// stream, with A's holes as gaps in `seq`.
+fn assert_rows(rows: &[Vec<String>]) {
+    assert_eq!(rows.len(), probes().len(), "{rows:?}");
+    for (id, want) in [
+        (
+            A,
+            (1..=N)
+                .filter(|s| !A_LOST.contains(s))
+                .collect::<Vec<u64>>(),
+        ),
+        (B, (1..=N).collect()),
+    ] {
+        let id = format!("{id:016x}");
+        let mine: Vec<&Vec<String>> = rows.iter().filter(|r| r[4] == id).collect();
+        let seqs: Vec<u64> = mine.iter().map(|r| r[5].parse().unwrap()).collect();
+        assert_eq!(seqs, want, "stream {id}");
+        for r in mine {
+            assert_eq!(r.len(), 8, "{r:?}");
+            assert_eq!(
+                (&r[1][..], &r[2][..], &r[3][..]),
+                ("127.0.0.1", GROUP, "54321")
+            );
+            assert_eq!(r[7], SIZE.to_string());
+            let (arrival, sent): (u64, u64) = (r[0].parse().unwrap(), r[6].parse().unwrap());
+            // One clock: arrival after the send, by well under a second.
+            assert!(arrival >= sent && arrival - sent < 1_000_000_000, "{r:?}");
+        }
+    }
+}
+
+#[test]
+fn record_writes_one_row_per_probe_and_report_reads_it() {
+    let Some(ns) = lo_ns("rec") else { return };
+    let dir = std::env::temp_dir().join(format!("mcast-{}-rec", common::unique_prefix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("run.csv");
+    let f = receive(&ns, &["--record", csv.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(
+        text.lines().next(),
+        Some("arrival_unix_ns,source,group,port,sender_id,seq,send_unix_ns,bytes"),
+        "{text}"
+    );
+    assert_rows(&rows(&text));
+    // The table still goes to stdout.
+    assert!(f.stdout.contains("received 53 packets"), "{f:?}");
+    // And the report reads it: an SVG naming the group.
+    let svg = dir.join("run.svg");
+    let r = run_limited(
+        ns.mcast(&["report", csv.to_str().unwrap(), "-o", svg.to_str().unwrap()]),
+        T,
+    );
+    assert_eq!(r.code(), 0, "{r:?}");
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        svg.starts_with("<svg") || svg.starts_with("<?xml"),
+        "{svg:.200}"
+    );
+    assert!(svg.contains(GROUP), "{svg:.400}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn record_to_stdout_keeps_everything_else_on_stderr() {
+    let Some(ns) = lo_ns("recout") else { return };
+    let f = receive(&ns, &["--record", "-"]);
+    assert!(
+        f.stdout
+            .starts_with("arrival_unix_ns,source,group,port,sender_id,seq,send_unix_ns,bytes\n"),
+        "{f:?}"
+    );
+    assert_rows(&rows(&f.stdout));
+    // Status lines, the table and the totals: on stderr.
+    assert!(f.stderr.contains("mcast: listening on"), "{f:?}");
+    assert!(f.stderr.contains("received 53 packets"), "{f:?}");
+    assert!(f.stderr.contains("delay p50/p99 ms"), "{f:?}");
+}
