@@ -5,7 +5,10 @@
 
 use std::fmt::Write as _;
 
-use mcast::{GroupStats, ProbeCounts, ReceiverStats, RunSummary, StreamSnapshot};
+use mcast::{
+    DtimBursts, FlatFinding, GroupStats, ProbeCounts, RateFinding, ReceiverStats, RunSummary,
+    StreamSnapshot,
+};
 
 use super::json::JsonObject;
 
@@ -227,6 +230,60 @@ pub(crate) fn stream_table(streams: &[StreamSnapshot], show_delay: bool) -> Vec<
         .collect()
 }
 
+/// What DTIM bunching means, for `recv`'s summary and `doctor`: the
+/// sentence with the period measured (one decimal, in ms).
+pub(crate) fn bursts_sentence(b: &DtimBursts) -> String {
+    let p = b.period_ms();
+    format!(
+        "arrivals come in bursts every {p:.1} ms: the access point holds multicast until \
+         its DTIM beacon (a station is in power save); expect up to {p:.1} ms of added delay"
+    )
+}
+
+/// Why Wi-Fi loses group traffic above a rate, after a finding.
+const BASIC_RATE_WHY: &str = "likely Wi-Fi's multicast basic rate: the access point sends \
+     group frames at its lowest basic rate, without retries";
+
+/// What loss that began above a rate means, for `recv`'s summary and
+/// `doctor`.
+pub(crate) fn rate_sentence(f: &RateFinding) -> String {
+    format!(
+        "loss began above {} and never below it (lossy from {}, {} got through): {BASIC_RATE_WHY}",
+        mbits(f.clean_up_to_bps),
+        mbits(f.lossy_from_bps),
+        mbits(f.delivered_bps)
+    )
+}
+
+/// What a delivered rate flat near a basic rate means.
+pub(crate) fn flat_sentence(f: &FlatFinding) -> String {
+    format!(
+        "{} got through, flat, of {} offered: {BASIC_RATE_WHY} ({} Mbit/s here)",
+        mbits(f.delivered_bps),
+        mbits(f.offered_bps),
+        f.basic_rate_bps as f64 / 1e6
+    )
+}
+
+/// The sentences about a stream's Wi-Fi signatures: DTIM bursts, then the
+/// basic rate (loss that began above a rate, else a flat delivered rate).
+pub(crate) fn signatures(s: &StreamSnapshot) -> Vec<String> {
+    let rate = s
+        .rate_finding
+        .map(|f| rate_sentence(&f))
+        .or_else(|| s.flat_rate.map(|f| flat_sentence(&f)));
+    s.bursts
+        .map(|b| bursts_sentence(&b))
+        .into_iter()
+        .chain(rate)
+        .collect()
+}
+
+/// `0.96 Mbit/s`.
+fn mbits(bps: u64) -> String {
+    format!("{:.2} Mbit/s", bps as f64 / 1e6)
+}
+
 fn round(x: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (x * scale).round() / scale
@@ -296,6 +353,49 @@ mod tests {
             .int("packets", 5u32);
         let line = add_summary_fields(obj, &r.summary(now), false).finish();
         assert!(line.starts_with(r#"{"type":"summary","role":"recv","packets":5,"streams":["#));
+    }
+
+    #[test]
+    fn the_bursts_sentence() {
+        let mut d = mcast::DtimDetector::new();
+        // 200/s, released every 204.8 ms: 41 probes a burst, 20 µs apart.
+        let mut sent = 0u64;
+        for burst in 0..20u64 {
+            for i in 0..41u64 {
+                d.on_probe(sent, burst * 204_800_000 + 180_000_000 + i * 20_000);
+                sent += 5 * MS;
+            }
+        }
+        let b = d.bursts().expect("bursts");
+        assert_eq!(
+            bursts_sentence(&b),
+            "arrivals come in bursts every 204.8 ms: the access point holds multicast until its \
+             DTIM beacon (a station is in power save); expect up to 204.8 ms of added delay"
+        );
+    }
+
+    #[test]
+    fn the_basic_rate_sentences() {
+        let mut d = mcast::BasicRateDetector::new();
+        for _ in 0..5 {
+            d.on_interval(2_000_000, 250, 130);
+        }
+        assert_eq!(d.finding(), None);
+        assert_eq!(
+            flat_sentence(&d.flat().unwrap()),
+            "0.96 Mbit/s got through, flat, of 2.00 Mbit/s offered: likely Wi-Fi's multicast \
+             basic rate: the access point sends group frames at its lowest basic rate, without \
+             retries (1 Mbit/s here)"
+        );
+        for _ in 0..5 {
+            d.on_interval(500_000, 62, 0);
+        }
+        assert_eq!(
+            rate_sentence(&d.finding().unwrap()),
+            "loss began above 0.50 Mbit/s and never below it (lossy from 2.00 Mbit/s, 0.96 \
+             Mbit/s got through): likely Wi-Fi's multicast basic rate: the access point sends \
+             group frames at its lowest basic rate, without retries"
+        );
     }
 
     #[test]

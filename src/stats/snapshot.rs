@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use crate::basic_rate::{FlatFinding, RateFinding};
 use crate::dtim::DtimBursts;
 use crate::group::Group;
 use crate::histogram::Percentiles;
@@ -56,6 +57,10 @@ pub struct StreamSnapshot {
     pub loss_run_max: u64,
     /// DTIM bunching, when the arrivals show it.
     pub bursts: Option<DtimBursts>,
+    /// Loss that began above a rate and never below it.
+    pub rate_finding: Option<RateFinding>,
+    /// The delivered rate flat near a basic rate while more was offered.
+    pub flat_rate: Option<FlatFinding>,
 }
 
 impl StreamSnapshot {
@@ -76,6 +81,8 @@ impl StreamSnapshot {
             loss_runs: shape.loss_runs,
             loss_run_max: shape.loss_run_max,
             bursts: s.bursts(),
+            rate_finding: s.rate_finding(),
+            flat_rate: s.flat_rate(),
         }
     }
 }

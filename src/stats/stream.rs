@@ -4,6 +4,7 @@
 use super::counts::{Arrival, OneWayDelay, ProbeCounts, Throughput};
 use super::shape::{Shape, ShapeFigures};
 use super::REORDER_WINDOW;
+use crate::basic_rate::{FlatFinding, RateFinding, RateMeter};
 use crate::dtim::DtimBursts;
 
 const WORDS: usize = (REORDER_WINDOW / 64) as usize;
@@ -76,6 +77,9 @@ const WORDS: usize = (REORDER_WINDOW / 64) as usize;
 ///   shorten it.
 /// - Probes in sequence order feed a [`DtimDetector`](crate::DtimDetector)
 ///   with their send and arrival times.
+/// - Each second of arrivals feeds a
+///   [`BasicRateDetector`](crate::BasicRateDetector): the rate offered
+///   (from the sequence numbers, so lost probes count), expected and lost.
 ///
 /// Rates count UDP payload bytes. The lifetime rate of a stream is measured
 /// from its first to its last arrival: the packets after the first over the
@@ -104,6 +108,7 @@ pub struct StreamStats {
     interval_packets: u64,
     interval_bytes: u64,
     shape: Shape,
+    rate: RateMeter,
 }
 
 impl Default for StreamStats {
@@ -134,6 +139,7 @@ impl StreamStats {
             interval_packets: 0,
             interval_bytes: 0,
             shape: Shape::default(),
+            rate: RateMeter::default(),
         }
     }
 
@@ -143,6 +149,7 @@ impl StreamStats {
         let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
         let arrival = self.classify(seq);
         self.counts.apply(arrival, bytes);
+        self.rate.on_probe(arrival_ns, &self.counts);
         if arrival == Arrival::First {
             self.first_arrival_ns = arrival_ns;
             self.first_bytes = bytes;
@@ -296,6 +303,17 @@ impl StreamStats {
     /// DTIM bunching, if the arrivals show it so far.
     pub fn bursts(&self) -> Option<DtimBursts> {
         self.shape.bursts()
+    }
+
+    /// Loss that began above a rate and never below it, so far.
+    pub fn rate_finding(&self) -> Option<RateFinding> {
+        self.rate.detector().finding()
+    }
+
+    /// A delivered rate flat near a basic rate while more was offered, so
+    /// far.
+    pub fn flat_rate(&self) -> Option<FlatFinding> {
+        self.rate.detector().flat()
     }
 
     /// The rate over the stream's lifetime: the probes after the first, over

@@ -246,8 +246,13 @@ pub(super) fn summary(
         };
         return out.line(&obj.finish());
     }
-    if tally.probes > 0 {
-        for l in stats_view::stream_table(&stats.snapshot(now_ns), tally.delay_shown) {
+    let snaps = if tally.probes > 0 {
+        stats.snapshot(now_ns)
+    } else {
+        Vec::new()
+    };
+    if !snaps.is_empty() {
+        for l in stats_view::stream_table(&snaps, tally.delay_shown) {
             out.line(&l)?;
         }
     }
@@ -256,6 +261,14 @@ pub(super) fn summary(
         plural(packets, "packet", "packets"),
         plural(tally.sources.len() as u64, "source", "sources"),
     ))?;
+    for s in &snaps {
+        for sentence in stats_view::signatures(s) {
+            out.line(&format!(
+                "{} from {}: {sentence}",
+                s.key.group, s.key.source
+            ))?;
+        }
+    }
     if kernel_drops > 0 {
         out.line(&format!(
             "{} dropped by this host's receive buffer (SO_RXQ_OVFL): lost here, not on \
