@@ -665,3 +665,57 @@ fn recv_names_the_basic_rate_when_mcast_rate_halves_a_2_mbit_stream() {
     );
     assert!(s.u("loss_runs") > 0, "{s:?}");
 }
+
+/// `mcast doctor --peer` on the phone against `mcast recv --echo` on the
+/// board: its stdout.
+fn doctor_peer(lab: &Lab) -> String {
+    let mut echo =
+        common::Running::start(lab.mcast("board", &["recv", "--echo", "-c", "0", GROUP]));
+    echo.wait_stderr("answering unicast probes", Duration::from_secs(20));
+    lab.wait_member("port-board", GROUP);
+    let out = lab::run_bounded(
+        lab.mcast("phone", &["doctor", "--peer", lab::BOARD_V4, GROUP]),
+        Duration::from_secs(60),
+    );
+    drop(echo);
+    text(&out.stdout)
+}
+
+#[test]
+fn doctor_peer_reports_dtim_bursts_and_the_basic_rate() {
+    if !common::can_netns() || !lab::have(&["nft", "python3"]) {
+        return;
+    }
+    let lab = Lab::up();
+    lab.switch("dtim", "2");
+    let out = doctor_peer(&lab);
+    let peer = out
+        .lines()
+        .find(|l| l.contains(" peer "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(peer.contains("arrivals come in bursts every 20"), "{peer}");
+    assert!(peer.contains("expect up to 20"), "{peer}");
+    assert!(peer.contains("power_save off"), "{peer}");
+    lab.switch("dtim", "off");
+    lab.switch("mcast-rate", "1M");
+    let out = doctor_peer(&lab);
+    let peer = out
+        .lines()
+        .find(|l| l.contains(" peer "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        peer.contains("loss began above") && peer.contains("likely Wi-Fi's multicast basic rate"),
+        "{peer}"
+    );
+    assert!(!peer.contains("bursts every"), "{peer}");
+    lab.switch("mcast-rate", "off");
+    let out = doctor_peer(&lab);
+    let peer = out
+        .lines()
+        .find(|l| l.contains(" peer "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        !peer.contains("basic rate") && !peer.contains("bursts every"),
+        "{peer}"
+    );
+}
