@@ -593,11 +593,25 @@ fn steady_report(lab: &Lab) -> (common::json::Value, String) {
     recv_reports(lab, &["--rate", "200", "--duration", "4s"], 7)
 }
 
-/// Checks `burst_period_ms` is within 5 % of `period_ms`, and the text
-/// summary says so in the words.
-fn assert_recv_bursts(lab: &Lab, period_ms: f64) {
+/// A lab with `switch VALUE` set, or None (the test skips) without
+/// namespaces, nft or python3.
+fn lab_switched(switch: &str, value: &str) -> Option<Lab> {
+    if !common::can_netns() || !lab::have(&["nft", "python3"]) {
+        return None;
+    }
+    let lab = Lab::up();
+    lab.switch(switch, value);
+    Some(lab)
+}
+
+/// With `dtim DTIM`, checks `burst_period_ms` is within 5 % of
+/// `period_ms`, and the text summary says so in the words.
+fn assert_recv_bursts(dtim: &str, period_ms: f64) {
     use common::json::Fields;
-    let (s, text) = steady_report(lab);
+    let Some(lab) = lab_switched("dtim", dtim) else {
+        return;
+    };
+    let (s, text) = steady_report(&lab);
     let p = s.f("burst_period_ms");
     eprintln!("recv: burst_period_ms {p} (want {period_ms} ± 5 %)");
     assert!((p - period_ms).abs() <= period_ms * 0.05, "{s:?}");
@@ -611,32 +625,20 @@ fn assert_recv_bursts(lab: &Lab, period_ms: f64) {
 
 #[test]
 fn recv_reports_dtim_2_bursts_every_204_8_ms() {
-    if !common::can_netns() || !lab::have(&["nft", "python3"]) {
-        return;
-    }
-    let lab = Lab::up();
-    lab.switch("dtim", "2");
-    assert_recv_bursts(&lab, 204.8);
+    assert_recv_bursts("2", 204.8);
 }
 
 #[test]
 fn recv_reports_dtim_1_bursts_every_102_4_ms() {
-    if !common::can_netns() || !lab::have(&["nft", "python3"]) {
-        return;
-    }
-    let lab = Lab::up();
-    lab.switch("dtim", "1");
-    assert_recv_bursts(&lab, 102.4);
+    assert_recv_bursts("1", 102.4);
 }
 
 #[test]
 fn recv_reports_no_bursts_with_dtim_off() {
     use common::json::Fields;
-    if !common::can_netns() || !lab::have(&["nft", "python3"]) {
+    let Some(lab) = lab_switched("dtim", "off") else {
         return;
-    }
-    let lab = Lab::up();
-    lab.switch("dtim", "off");
+    };
     let (s, text) = steady_report(&lab);
     assert!(s.at("burst_period_ms").is_null(), "{s:?}");
     assert_eq!(s.u("lost"), 0, "{s:?}");
@@ -646,11 +648,9 @@ fn recv_reports_no_bursts_with_dtim_off() {
 #[test]
 fn recv_names_the_basic_rate_when_mcast_rate_halves_a_2_mbit_stream() {
     use common::json::Fields;
-    if !common::can_netns() || !lab::have(&["nft", "python3"]) {
+    let Some(lab) = lab_switched("mcast-rate", "1M") else {
         return;
-    }
-    let lab = Lab::up();
-    lab.switch("mcast-rate", "1M");
+    };
     let (s, text) = recv_reports(
         &lab,
         &["--bitrate", "2M", "--size", "1000", "--duration", "8s"],
@@ -667,7 +667,7 @@ fn recv_names_the_basic_rate_when_mcast_rate_halves_a_2_mbit_stream() {
 }
 
 /// `mcast doctor --peer` on the phone against `mcast recv --echo` on the
-/// board: its stdout.
+/// board: the line of its peer check.
 fn doctor_peer(lab: &Lab) -> String {
     let mut echo =
         common::Running::start(lab.mcast("board", &["recv", "--echo", "-c", "0", GROUP]));
@@ -678,42 +678,31 @@ fn doctor_peer(lab: &Lab) -> String {
         Duration::from_secs(60),
     );
     drop(echo);
-    text(&out.stdout)
+    let out = text(&out.stdout);
+    let peer = out.lines().find(|l| l.contains(" peer "));
+    peer.unwrap_or_else(|| panic!("no peer check: {out}"))
+        .to_owned()
 }
 
 #[test]
 fn doctor_peer_reports_dtim_bursts_and_the_basic_rate() {
-    if !common::can_netns() || !lab::have(&["nft", "python3"]) {
+    let Some(lab) = lab_switched("dtim", "2") else {
         return;
-    }
-    let lab = Lab::up();
-    lab.switch("dtim", "2");
-    let out = doctor_peer(&lab);
-    let peer = out
-        .lines()
-        .find(|l| l.contains(" peer "))
-        .unwrap_or_else(|| panic!("{out}"));
+    };
+    let peer = doctor_peer(&lab);
     assert!(peer.contains("arrivals come in bursts every 20"), "{peer}");
     assert!(peer.contains("expect up to 20"), "{peer}");
     assert!(peer.contains("power_save off"), "{peer}");
     lab.switch("dtim", "off");
     lab.switch("mcast-rate", "1M");
-    let out = doctor_peer(&lab);
-    let peer = out
-        .lines()
-        .find(|l| l.contains(" peer "))
-        .unwrap_or_else(|| panic!("{out}"));
+    let peer = doctor_peer(&lab);
     assert!(
         peer.contains("loss began above") && peer.contains("likely Wi-Fi's multicast basic rate"),
         "{peer}"
     );
     assert!(!peer.contains("bursts every"), "{peer}");
     lab.switch("mcast-rate", "off");
-    let out = doctor_peer(&lab);
-    let peer = out
-        .lines()
-        .find(|l| l.contains(" peer "))
-        .unwrap_or_else(|| panic!("{out}"));
+    let peer = doctor_peer(&lab);
     assert!(
         !peer.contains("basic rate") && !peer.contains("bursts every"),
         "{peer}"
