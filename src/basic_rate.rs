@@ -4,8 +4,22 @@
 //! it is faster than that rate. Its signature: loss begins above one
 //! offered rate and never happens below it.
 
+use crate::stats::ProbeCounts;
+
 /// Evidence needed for a finding.
 const MIN_INTERVALS: u32 = 3;
+
+/// Evidence needed for a [`FlatFinding`]: lossy intervals.
+const MIN_FLAT_INTERVALS: u32 = 5;
+
+/// The basic rates of 802.11b/a/g, bits/s: where group frames go.
+const BASIC_RATES_BPS: [u64; 7] = [
+    1_000_000, 2_000_000, 5_500_000, 6_000_000, 11_000_000, 12_000_000, 24_000_000,
+];
+
+/// The intervals [`RateMeter`] feeds the detector: one second, as `recv`
+/// counts them.
+const RATE_INTERVAL_NS: u64 = 1_000_000_000;
 
 /// Loss began above a rate and never below it; see [`BasicRateDetector`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +32,28 @@ pub struct RateFinding {
     pub lossy_from_bps: u64,
     /// The mean rate that arrived in the lossy intervals, bits/s.
     pub delivered_bps: u64,
+}
+
+/// The delivered rate stayed flat near a basic rate while more was
+/// offered: likely the multicast basic rate; see [`BasicRateDetector`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FlatFinding {
+    /// The mean rate that arrived in the lossy intervals, bits/s.
+    pub delivered_bps: u64,
+    /// The mean rate offered in them, bits/s.
+    pub offered_bps: u64,
+    /// The basic rate it is near, bits/s (1, 2, 5.5, 6, 11, 12 or 24 Mbit/s).
+    pub basic_rate_bps: u64,
+}
+
+/// Lossy intervals whose delivered rate fell in one band.
+#[derive(Debug, Clone, Copy)]
+struct Delivered {
+    key: u16,
+    count: u32,
+    delivered_bps: u64,
+    offered_bps: u64,
 }
 
 /// What the intervals of one band were.
@@ -55,10 +91,37 @@ struct Band {
 /// above"), L, and the mean rate that got through in the lossy intervals
 /// (near the basic rate's capacity). Memory: a few dozen bytes per band
 /// used (at most 512 bands).
+///
+/// # A constant stream above the rate
+///
+/// A stream offered at one rate above the basic rate loses part of every
+/// interval: there is no clean interval below, so no [`RateFinding`]. Its
+/// signature is the rate that gets through: [`flat`](BasicRateDetector::flat)
+/// finds it when
+///
+/// - at least 5 intervals are lossy, at least 80 % of all intervals
+///   counted are, and their mean loss is at least 10 %;
+/// - the delivered rate is flat: at least 80 % of the lossy intervals
+///   delivered within one band of 1/8 octave or its two neighbours (±13 %);
+/// - it is near a basic rate of 802.11 (1, 2, 5.5, 6, 11, 12 or
+///   24 Mbit/s): from 60 % of it (the probes' payload is less than what
+///   the air carries: headers, preambles) to 105 %; the smallest such
+///   rate is named.
+///
+/// Random loss of a constant stream delivers a flat rate too; it is taken
+/// for the basic rate only when that rate is near one of the seven, hence
+/// "likely".
 #[derive(Debug, Clone, Default)]
 pub struct BasicRateDetector {
     /// Sorted by key.
     bands: Vec<Band>,
+    /// The lossy intervals by delivered rate, sorted by key.
+    delivered: Vec<Delivered>,
+    /// Intervals counted (not ignored), and the lost and expected probes
+    /// of the lossy ones.
+    intervals: u32,
+    lossy_lost: u64,
+    lossy_expected: u64,
 }
 
 /// The band of a rate: 8 per octave.
@@ -101,6 +164,14 @@ impl BasicRateDetector {
                 i
             }
         };
+        self.intervals += 1;
+        if lost > 0 {
+            let delivered =
+                u128::from(offered_bps) * u128::from(expected - lost) / u128::from(expected);
+            self.delivered(delivered as u64, offered_bps);
+            self.lossy_lost += lost;
+            self.lossy_expected += expected;
+        }
         let b = &mut self.bands[i];
         if lost == 0 {
             b.clean += 1;
@@ -112,6 +183,66 @@ impl BasicRateDetector {
                 u128::from(offered_bps) * u128::from(expected - lost) / u128::from(expected);
             b.delivered_bps = b.delivered_bps.saturating_add(delivered as u64);
         }
+    }
+
+    fn delivered(&mut self, delivered_bps: u64, offered_bps: u64) {
+        let key = band(delivered_bps);
+        let i = match self.delivered.binary_search_by_key(&key, |d| d.key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.delivered.insert(
+                    i,
+                    Delivered {
+                        key,
+                        count: 0,
+                        delivered_bps: 0,
+                        offered_bps: 0,
+                    },
+                );
+                i
+            }
+        };
+        let d = &mut self.delivered[i];
+        d.count += 1;
+        d.delivered_bps = d.delivered_bps.saturating_add(delivered_bps);
+        d.offered_bps = d.offered_bps.saturating_add(offered_bps);
+    }
+
+    /// The finding of a constant stream above the basic rate: the delivered
+    /// rate flat near a basic rate while more was offered (see the type's
+    /// documentation).
+    pub fn flat(&self) -> Option<FlatFinding> {
+        let lossy: u32 = self.delivered.iter().map(|d| d.count).sum();
+        if lossy < MIN_FLAT_INTERVALS
+            || lossy * 5 < self.intervals * 4
+            || self.lossy_lost * 10 < self.lossy_expected
+        {
+            return None;
+        }
+        // The three adjacent bands that hold the most lossy intervals.
+        let (count, delivered, offered) = (0..self.delivered.len())
+            .map(|i| {
+                self.delivered
+                    .iter()
+                    .filter(|d| d.key.abs_diff(self.delivered[i].key) <= 1)
+                    .fold((0u32, 0u64, 0u64), |(c, s, o), d| {
+                        (c + d.count, s + d.delivered_bps, o + d.offered_bps)
+                    })
+            })
+            .max_by_key(|&(c, _, _)| c)?;
+        if count * 5 < lossy * 4 {
+            return None;
+        }
+        let delivered_bps = delivered / u64::from(count);
+        let offered_bps = offered / u64::from(count);
+        let basic_rate_bps = *BASIC_RATES_BPS
+            .iter()
+            .find(|&&r| delivered_bps * 100 >= r * 60 && delivered_bps * 100 <= r * 105)?;
+        Some(FlatFinding {
+            delivered_bps,
+            offered_bps,
+            basic_rate_bps,
+        })
     }
 
     /// The finding, if loss so far began above a rate and never below it.
@@ -130,6 +261,56 @@ impl BasicRateDetector {
             lossy_from_bps: above[0].min_lossy_bps,
             delivered_bps: delivered / u64::from(lossy),
         })
+    }
+}
+
+/// Cuts one stream's arrivals into intervals of one second and feeds a
+/// [`BasicRateDetector`] the rate offered in each (the sequence numbers it
+/// spans, at the mean probe size, so lost probes count), the probes
+/// expected and those lost. Fixed size but for the detector's bands.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RateMeter {
+    detector: BasicRateDetector,
+    started: bool,
+    start_ns: u64,
+    /// The stream's counters when the interval began.
+    at_start: ProbeCounts,
+}
+
+impl RateMeter {
+    /// A probe arrived at `now_ns` and the stream's counters are now
+    /// `counts`: ends the interval if a second has passed.
+    pub(crate) fn on_probe(&mut self, now_ns: u64, counts: &ProbeCounts) {
+        if !self.started {
+            self.started = true;
+            self.start_ns = now_ns;
+            self.at_start = *counts;
+            return;
+        }
+        let span = now_ns.saturating_sub(self.start_ns);
+        if span < RATE_INTERVAL_NS {
+            return;
+        }
+        let was = std::mem::replace(&mut self.at_start, *counts);
+        self.start_ns = now_ns;
+        let received = counts.received.saturating_sub(was.received);
+        let expected = counts.expected.saturating_sub(was.expected);
+        if received == 0 {
+            return;
+        }
+        let bits = u128::from(expected) * u128::from(counts.bytes.saturating_sub(was.bytes)) * 8
+            / u128::from(received);
+        let bps = bits * 1_000_000_000 / u128::from(span);
+        self.detector.on_interval(
+            u64::try_from(bps).unwrap_or(u64::MAX),
+            expected,
+            counts.lost.saturating_sub(was.lost),
+        );
+    }
+
+    /// The detector.
+    pub(crate) fn detector(&self) -> &BasicRateDetector {
+        &self.detector
     }
 }
 
@@ -232,6 +413,87 @@ mod tests {
         d.on_interval(0, 0, 0);
         d.on_interval(500_000, 1000, 5);
         assert_eq!(d.bands.len(), 1);
+    }
+
+    #[test]
+    fn a_constant_stream_over_a_cap_is_flat_near_the_basic_rate() {
+        let mut rng = Rng(4);
+        // 2 Mbit/s through a 1 Mbit/s cap (of frames: 960 kbit/s of
+        // payload gets through), 10 s.
+        let mut d = BasicRateDetector::new();
+        for _ in 0..10 {
+            second(&mut d, &mut rng, 2_000_000, 960_000, 0);
+        }
+        assert_eq!(d.finding(), None, "no clean interval below");
+        let f = d.flat().unwrap();
+        assert_eq!(f.basic_rate_bps, 1_000_000);
+        assert_eq!(f.offered_bps, 2_000_000);
+        assert!(f.delivered_bps.abs_diff(960_000) < 10_000, "{f:?}");
+        // 16 Mbit/s through an 11 Mbit/s cap (9.5 of payload), with 1 %
+        // random loss besides.
+        let mut d = BasicRateDetector::new();
+        for _ in 0..10 {
+            second(&mut d, &mut rng, 16_000_000, 9_500_000, 1);
+        }
+        assert_eq!(d.flat().map(|f| f.basic_rate_bps), Some(11_000_000));
+    }
+
+    #[test]
+    fn flat_needs_loss_flatness_and_a_basic_rate() {
+        let mut rng = Rng(5);
+        // Too few intervals.
+        let mut d = BasicRateDetector::new();
+        for _ in 0..4 {
+            second(&mut d, &mut rng, 2_000_000, 960_000, 0);
+        }
+        assert_eq!(d.flat(), None);
+        // Mostly clean: a stream that loses now and then.
+        let mut d = BasicRateDetector::new();
+        for i in 0..20 {
+            let cap = if i % 3 == 0 { 960_000 } else { u64::MAX };
+            second(&mut d, &mut rng, 2_000_000, cap, 0);
+        }
+        assert_eq!(d.flat(), None);
+        // 5 % loss: not enough to be a rate limit.
+        let mut d = BasicRateDetector::new();
+        for _ in 0..10 {
+            second(&mut d, &mut rng, 1_000_000, 950_000, 0);
+        }
+        assert_eq!(d.flat(), None);
+        // Delivered all over the place: no flat rate.
+        let mut d = BasicRateDetector::new();
+        for i in 0..10u64 {
+            second(&mut d, &mut rng, 4_000_000, 400_000 * (1 + i % 5), 0);
+        }
+        assert_eq!(d.flat(), None);
+        // Flat, but at 3.2 Mbit/s: far from every basic rate.
+        let mut d = BasicRateDetector::new();
+        for _ in 0..10 {
+            second(&mut d, &mut rng, 8_000_000, 3_200_000, 0);
+        }
+        assert_eq!(d.flat(), None);
+    }
+
+    #[test]
+    fn the_meter_cuts_seconds() {
+        // 250 probes/s of 1000 bytes (2 Mbit/s), every other one lost.
+        let mut m = RateMeter::default();
+        let mut c = ProbeCounts::default();
+        for i in 0..2_500u64 {
+            let t = i * 4_000_000;
+            if i % 2 == 1 {
+                continue;
+            }
+            c.received += 1;
+            c.bytes += 1000;
+            c.expected = i + 1;
+            c.lost = i / 2;
+            m.on_probe(t, &c);
+        }
+        let f = m.detector().flat().unwrap();
+        assert_eq!(f.basic_rate_bps, 1_000_000);
+        assert!(f.offered_bps.abs_diff(2_000_000) < 20_000, "{f:?}");
+        assert!(f.delivered_bps.abs_diff(1_000_000) < 20_000, "{f:?}");
     }
 
     #[test]

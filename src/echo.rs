@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
+use crate::histogram::{Histogram, Percentiles};
 use crate::{
     unix_time_ns, Datagram, Error, Operation, Probe, ProbeFlags, Receiver, Sender, SenderId,
 };
@@ -48,10 +49,12 @@ pub fn answer_probe(
 
 /// Round-trip statistics of the replies from one responder (or of the first
 /// reply to each probe, from anyone): ping(8)'s min/avg/max/mdev, with
-/// duplicates counted apart.
+/// duplicates counted apart, and percentiles from a [`Histogram`] of the
+/// round trips in nanoseconds (within 0.78 %, bounded memory).
 #[derive(Debug, Default, Clone)]
 pub struct RttStats {
     received: u64,
+    hist: Histogram,
     duplicates: u64,
     seen: HashSet<u64>,
     min: f64,
@@ -79,7 +82,15 @@ impl RttStats {
         self.received += 1;
         self.sum += rtt_ms;
         self.sum_sq += rtt_ms * rtt_ms;
+        // A float-to-int cast saturates (and takes NaN to 0).
+        self.hist.record((rtt_ms * 1e6) as u64);
         true
+    }
+
+    /// The percentiles of the round trips, in nanoseconds; `None` before
+    /// any reply.
+    pub fn percentiles(&self) -> Option<Percentiles> {
+        self.hist.percentiles()
     }
 
     /// Probes answered (duplicates not counted).
@@ -324,6 +335,10 @@ mod tests {
         assert_eq!((r.received(), r.duplicates()), (2, 1));
         assert_eq!((r.min(), r.max(), r.avg()), (1.0, 3.0, 2.0));
         assert!((r.mdev() - 1.0).abs() < 1e-9);
+        let p = r.percentiles().unwrap();
+        // The midpoints of the buckets of 1 ms and 3 ms (within 0.78 %).
+        assert_eq!((p.p50, p.p90, p.p99), (1_003_520, 2_998_272, 2_998_272));
+        assert_eq!(RttStats::default().percentiles(), None);
         // The window keeps memory bounded on an endless run.
         for s in 3..100_000 {
             r.add(s, 1.0);

@@ -110,7 +110,7 @@ pub use analysis::{
     DelayMissing, DelayPolicy, Figures, RecordAnalysis, RecordAnalyzer, RecordStream,
     StreamAnalysis, Timeline, TimelineBin, MAX_POINTS, MAX_RECORD_STREAMS, TIMELINE_STREAMS,
 };
-pub use basic_rate::{BasicRateDetector, RateFinding};
+pub use basic_rate::{BasicRateDetector, FlatFinding, RateFinding};
 pub use dtim::{DtimBursts, DtimDetector, BEACON_INTERVAL_NS};
 // The echo protocol of `recv --echo`, `ping` and `doctor --peer`.
 pub use echo::{answer_probe, EchoCollector, Reply, ReplySocket, RttStats, UnicastEcho};

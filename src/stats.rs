@@ -9,6 +9,7 @@
 
 mod counts;
 mod receiver;
+mod shape;
 mod snapshot;
 mod stream;
 #[cfg(test)]

@@ -550,3 +550,161 @@ fn dtim_holds_group_traffic_for_a_vm_board_too() {
     let period = assert_bursts_every(&s, 204.8);
     eprintln!("to the VM board: bursts every {period:.2} ms");
 }
+
+// ---------------------------------------------------------------------------
+// mcast's own detection of the signatures: `recv` on the board reports what
+// the switches do to a probe stream from the phone.
+
+/// Runs `mcast send --probe SEND…` on the phone's wlan0 while two `mcast
+/// recv` on the board's wlan0 (one `--json`, one text) listen for
+/// `listen_secs`; returns the JSON summary's only stream and the text
+/// receiver's stdout.
+fn recv_reports(lab: &Lab, send: &[&str], listen_secs: u64) -> (common::json::Value, String) {
+    use common::json::{only, typed_lines, Fields};
+    let to = format!("{listen_secs}s");
+    let rx_args = |json: bool| {
+        let mut a = vec!["recv", "-i", "wlan0", "-c", "0", "--timeout", &to];
+        if json {
+            a.push("--json");
+        }
+        a.push(GROUP);
+        a
+    };
+    let mut json_rx = common::Running::start(lab.mcast("board", &rx_args(true)));
+    json_rx.wait_ready();
+    let mut text_rx = common::Running::start(lab.mcast("board", &rx_args(false)));
+    text_rx.wait_ready();
+    lab.wait_member("port-board", GROUP);
+    let mut args = vec!["send", "-i", "wlan0", "-q", "--probe"];
+    args.extend_from_slice(send);
+    let out = lab::run_bounded(lab.mcast("phone", &args), Duration::from_secs(30));
+    assert!(out.status.success(), "mcast {args:?} on the phone: {out:?}");
+    let limit = Duration::from_secs(listen_secs + 30);
+    let (j, t) = (json_rx.finish(limit), text_rx.finish(limit));
+    assert_eq!((j.code(), t.code()), (0, 0), "{j:?} {t:?}");
+    let sum = only(&typed_lines(&j.stdout, &j), "summary", Some("recv")).clone();
+    let streams = sum.a("streams");
+    assert_eq!(streams.len(), 1, "{sum:?}");
+    (streams[0].clone(), t.stdout)
+}
+
+/// 200 probes/s from the phone for 4 s, heard for 7 s at the board.
+fn steady_report(lab: &Lab) -> (common::json::Value, String) {
+    recv_reports(lab, &["--rate", "200", "--duration", "4s"], 7)
+}
+
+/// A lab with `switch VALUE` set, or None (the test skips) without
+/// namespaces, nft or python3.
+fn lab_switched(switch: &str, value: &str) -> Option<Lab> {
+    if !common::can_netns() || !lab::have(&["nft", "python3"]) {
+        return None;
+    }
+    let lab = Lab::up();
+    lab.switch(switch, value);
+    Some(lab)
+}
+
+/// With `dtim DTIM`, checks `burst_period_ms` is within 5 % of
+/// `period_ms`, and the text summary says so in the issue's words.
+fn assert_recv_bursts(dtim: &str, period_ms: f64) {
+    use common::json::Fields;
+    let Some(lab) = lab_switched("dtim", dtim) else {
+        return;
+    };
+    let (s, text) = steady_report(&lab);
+    let p = s.f("burst_period_ms");
+    eprintln!("recv: burst_period_ms {p} (want {period_ms} ± 5 %)");
+    assert!((p - period_ms).abs() <= period_ms * 0.05, "{s:?}");
+    let shown = format!("{p:.1}");
+    let sentence = format!(
+        "arrivals come in bursts every {shown} ms: the access point holds multicast until its \
+         DTIM beacon (a station is in power save); expect up to {shown} ms of added delay"
+    );
+    assert!(text.contains(&sentence), "{sentence} not in {text}");
+}
+
+#[test]
+fn recv_reports_dtim_2_bursts_every_204_8_ms() {
+    assert_recv_bursts("2", 204.8);
+}
+
+#[test]
+fn recv_reports_dtim_1_bursts_every_102_4_ms() {
+    assert_recv_bursts("1", 102.4);
+}
+
+#[test]
+fn recv_reports_no_bursts_with_dtim_off() {
+    use common::json::Fields;
+    let Some(lab) = lab_switched("dtim", "off") else {
+        return;
+    };
+    let (s, text) = steady_report(&lab);
+    assert!(s.at("burst_period_ms").is_null(), "{s:?}");
+    assert_eq!(s.u("lost"), 0, "{s:?}");
+    assert!(!text.contains("bursts every"), "{text}");
+}
+
+#[test]
+fn recv_names_the_basic_rate_when_mcast_rate_halves_a_2_mbit_stream() {
+    use common::json::Fields;
+    let Some(lab) = lab_switched("mcast-rate", "1M") else {
+        return;
+    };
+    let (s, text) = recv_reports(
+        &lab,
+        &["--bitrate", "2M", "--size", "1000", "--duration", "8s"],
+        11,
+    );
+    let loss = s.f("loss_pct");
+    eprintln!("recv under mcast-rate 1M, 2 Mbit/s offered: loss {loss} %");
+    assert!((40.0..=60.0).contains(&loss), "{s:?}");
+    assert!(
+        text.contains("likely Wi-Fi's multicast basic rate") && text.contains("(1 Mbit/s here)"),
+        "{text}"
+    );
+    assert!(s.u("loss_runs") > 0, "{s:?}");
+}
+
+/// `mcast doctor --peer` on the phone against `mcast recv --echo` on the
+/// board: the line of its peer check.
+fn doctor_peer(lab: &Lab) -> String {
+    let mut echo =
+        common::Running::start(lab.mcast("board", &["recv", "--echo", "-c", "0", GROUP]));
+    echo.wait_stderr("answering unicast probes", Duration::from_secs(20));
+    lab.wait_member("port-board", GROUP);
+    let out = lab::run_bounded(
+        lab.mcast("phone", &["doctor", "--peer", lab::BOARD_V4, GROUP]),
+        Duration::from_secs(60),
+    );
+    drop(echo);
+    let out = text(&out.stdout);
+    let peer = out.lines().find(|l| l.contains(" peer "));
+    peer.unwrap_or_else(|| panic!("no peer check: {out}"))
+        .to_owned()
+}
+
+#[test]
+fn doctor_peer_reports_dtim_bursts_and_the_basic_rate() {
+    let Some(lab) = lab_switched("dtim", "2") else {
+        return;
+    };
+    let peer = doctor_peer(&lab);
+    assert!(peer.contains("arrivals come in bursts every 20"), "{peer}");
+    assert!(peer.contains("expect up to 20"), "{peer}");
+    assert!(peer.contains("power_save off"), "{peer}");
+    lab.switch("dtim", "off");
+    lab.switch("mcast-rate", "1M");
+    let peer = doctor_peer(&lab);
+    assert!(
+        peer.contains("loss began above") && peer.contains("likely Wi-Fi's multicast basic rate"),
+        "{peer}"
+    );
+    assert!(!peer.contains("bursts every"), "{peer}");
+    lab.switch("mcast-rate", "off");
+    let peer = doctor_peer(&lab);
+    assert!(
+        !peer.contains("basic rate") && !peer.contains("bursts every"),
+        "{peer}"
+    );
+}

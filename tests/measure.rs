@@ -188,6 +188,11 @@ fn ten_percent_random_loss_is_reported_within_7_to_13_percent() {
     );
     assert_invariant(s);
     assert_eq!((s.u("duplicates"), s.u("late")), (0, 0), "{s:?}");
+    // Random loss of 10 %: runs of one mostly (a run goes on with
+    // probability 0.1), so about 0.9 runs per lost probe, none long.
+    let (runs, lost) = (s.u("loss_runs"), s.u("lost"));
+    assert!(runs <= lost && runs * 10 >= lost * 7, "{s:?}");
+    assert!((1..=8).contains(&s.u("loss_run_max")), "{s:?}");
     // Every probe is accounted for: received, lost, or dropped before the
     // first one that arrived or after the last (which recv cannot see).
     let (first, highest) = (s.u("first_seq"), s.u("highest_seq"));
@@ -465,6 +470,9 @@ fn with_client_isolation_ping_gets_no_responder_and_exits_1() {
 //   stream object  group port source sender_id first_seq highest_seq received
 //                  bytes expected lost loss_pct duplicates reordered late pps
 //                  mbps jitter_ms delay_min_ms delay_avg_ms delay_max_ms
+//                  delay_p50_ms delay_p90_ms delay_p99_ms delay_p999_ms
+//                  gap_p50_ms gap_p99_ms gap_max_ms loss_runs loss_run_max
+//                  burst_period_ms
 //                  (+ interval_pps interval_mbps in stats)
 //   group object   group port streams senders_seen evicted received bytes
 //                  expected lost loss_pct duplicates reordered late other
@@ -479,7 +487,8 @@ fn with_client_isolation_ping_gets_no_responder_and_exits_1() {
 //   ping  reply    type responder seq bytes rtt_ms duplicate
 //   ping  summary  type role group port sent answered loss_pct responders
 //   responder      responder sent received duplicates loss_pct rtt_min_ms
-//                  rtt_avg_ms rtt_max_ms rtt_mdev_ms
+//                  rtt_avg_ms rtt_max_ms rtt_mdev_ms rtt_p50_ms rtt_p90_ms
+//                  rtt_p99_ms
 
 const JOINED: &[(&str, &str)] = &[
     ("type", "s"),
@@ -542,6 +551,16 @@ const STREAM: &[(&str, &str)] = &[
     ("delay_min_ms", "n?"),
     ("delay_avg_ms", "n?"),
     ("delay_max_ms", "n?"),
+    ("delay_p50_ms", "n?"),
+    ("delay_p90_ms", "n?"),
+    ("delay_p99_ms", "n?"),
+    ("delay_p999_ms", "n?"),
+    ("gap_p50_ms", "n?"),
+    ("gap_p99_ms", "n?"),
+    ("gap_max_ms", "n?"),
+    ("loss_runs", "u"),
+    ("loss_run_max", "u"),
+    ("burst_period_ms", "n?"),
 ];
 const STREAM_INTERVAL: &[(&str, &str)] = &[("interval_pps", "n"), ("interval_mbps", "n")];
 const GROUP_OBJECT: &[(&str, &str)] = &[
@@ -632,6 +651,9 @@ const RESPONDER: &[(&str, &str)] = &[
     ("rtt_avg_ms", "n"),
     ("rtt_max_ms", "n"),
     ("rtt_mdev_ms", "n"),
+    ("rtt_p50_ms", "n?"),
+    ("rtt_p90_ms", "n?"),
+    ("rtt_p99_ms", "n?"),
 ];
 
 /// Checks that `v` has exactly the fields of `spec` (in any order) and that

@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use crate::cli::json::JsonObject;
+use crate::cli::stats_view::ms_or_null;
 use mcast::{
     format_duration, unix_time_ns, EchoCollector, Probe, Reply, RttStats, Sender, SenderId,
 };
@@ -175,7 +176,8 @@ fn summary(
                 .objects(
                     "responders",
                     responders.iter().map(|(ip, r)| {
-                        JsonObject::new()
+                        let p = r.percentiles();
+                        let o = JsonObject::new()
                             .str("responder", &ip.to_string())
                             .int("sent", sent)
                             .int("received", r.received())
@@ -184,7 +186,10 @@ fn summary(
                             .num("rtt_min_ms", round(r.min()))
                             .num("rtt_avg_ms", round(r.avg()))
                             .num("rtt_max_ms", round(r.max()))
-                            .num("rtt_mdev_ms", round(r.mdev()))
+                            .num("rtt_mdev_ms", round(r.mdev()));
+                        let o = ms_or_null(o, "rtt_p50_ms", p.map(|p| p.p50 as f64));
+                        let o = ms_or_null(o, "rtt_p90_ms", p.map(|p| p.p90 as f64));
+                        ms_or_null(o, "rtt_p99_ms", p.map(|p| p.p99 as f64))
                     }),
                 )
                 .finish(),

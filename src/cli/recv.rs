@@ -15,8 +15,10 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::output::{line, status, CliError};
 use super::{signals, targets, Common, RecvArgs};
-use render::{announce, print, report, summary, tick};
+use record::Recorder;
+use render::{announce, print, report, summary, tick, Out};
 
+mod record;
 mod render;
 
 /// The largest UDP payload (65,535 − 8 − 20); a larger buffer is never needed.
@@ -47,6 +49,8 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
     }
     let (mut receivers, mut unicast_from) = open(&groups, &iface, source, args, common)?;
     let mut follow = follow(iface, &groups, args, common);
+    let out = Out::of(args);
+    let mut recorder = args.record.as_deref().map(Recorder::open).transpose()?;
 
     let local = local_addresses();
     let mut stats = ReceiverStats::new(&groups);
@@ -72,7 +76,13 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
         if now >= next_tick {
             next_tick += Duration::from_secs(1);
             if tally.probes > 0 {
-                tick(&mut stats, live, common.json, tally.delay_shown)?;
+                tick(&mut stats, live, common.json, tally.delay_shown, out)?;
+            }
+            if let Some(r) = recorder.as_mut() {
+                if let Err(e) = r.tick() {
+                    result = Err(e);
+                    break;
+                }
             }
         }
         // Wake at least at the next status tick, to notice a signal that
@@ -155,13 +165,19 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
                         match stats.on_datagram(group, d.source(), payload, arrival) {
                             Ok(_) => {
                                 tally.probes += 1;
+                                if let Some(r) = recorder.as_mut() {
+                                    if let Err(e) = r.probe(d, group, payload, arrival) {
+                                        result = Err(e);
+                                        break 'run;
+                                    }
+                                }
                                 tally.delay_shown |= local.contains(&d.source().ip());
                                 if args.echo {
                                     echo(rx, d, payload, &mut reply);
                                 }
                             }
                             Err(_) => {
-                                if let Err(e) = print(d, payload, args.hex, common.json) {
+                                if let Err(e) = print(d, payload, args.hex, common.json, out) {
                                     result = Err(e);
                                     break 'run;
                                 }
@@ -189,6 +205,12 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
         // End the status line.
         let _ = writeln!(std::io::stderr());
     }
+    if let Some(r) = recorder.take() {
+        let done = r.finish();
+        if result.is_ok() {
+            result = done;
+        }
+    }
     let interrupted = signals::interrupted();
     let secs = start.elapsed().as_secs_f64();
     // Leave explicitly on every path, so the leave reports go out now.
@@ -204,7 +226,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
         interrupted,
         timed_out,
     };
-    summary(&tally, &mut stats, &receivers, &end, common)?;
+    summary(&tally, &mut stats, &receivers, &end, common, out)?;
     result?;
     if timed_out {
         return Err(nothing_arrived(
@@ -232,7 +254,7 @@ fn rejoin(
 ) -> Result<(), CliError> {
     let seen = follow.look(false);
     for e in &seen.events {
-        report(e, common)?;
+        report(e, common, Out::of(args))?;
     }
     if let Some(new) = seen.reopen {
         // The new sockets join before the old ones leave (when the
@@ -243,7 +265,7 @@ fn rejoin(
             Ok((r, u)) => {
                 *receivers = r;
                 *unicast_from = u;
-                report(&follow.rejoined(), common)?;
+                report(&follow.rejoined(), common, Out::of(args))?;
             }
             Err(e) => {
                 log::warn!(

@@ -3,7 +3,10 @@
 
 use std::net::SocketAddr;
 
+use crate::basic_rate::{FlatFinding, RateFinding};
+use crate::dtim::DtimBursts;
 use crate::group::Group;
+use crate::histogram::Percentiles;
 use crate::probe::SenderId;
 
 use super::counts::{OneWayDelay, ProbeCounts, Throughput};
@@ -41,10 +44,28 @@ pub struct StreamSnapshot {
     pub jitter_ns: f64,
     /// One-way delay; meaningful only with a shared clock.
     pub delay: Option<OneWayDelay>,
+    /// Percentiles of the one-way delay, ns (negative delays as 0); as
+    /// meaningful as `delay`.
+    pub delay_percentiles: Option<Percentiles>,
+    /// Percentiles of the interarrival gaps, ns.
+    pub gap_percentiles: Option<Percentiles>,
+    /// The longest interarrival gap, ns.
+    pub gap_max_ns: Option<u64>,
+    /// Runs of consecutive lost sequence numbers.
+    pub loss_runs: u64,
+    /// The longest of them, as first seen.
+    pub loss_run_max: u64,
+    /// DTIM bunching, when the arrivals show it.
+    pub bursts: Option<DtimBursts>,
+    /// Loss that began above a rate and never below it.
+    pub rate_finding: Option<RateFinding>,
+    /// The delivered rate flat near a basic rate while more was offered.
+    pub flat_rate: Option<FlatFinding>,
 }
 
 impl StreamSnapshot {
     pub(super) fn of(key: StreamKey, s: &StreamStats, interval: Throughput) -> StreamSnapshot {
+        let shape = s.shape();
         StreamSnapshot {
             key,
             counts: s.counts(),
@@ -54,6 +75,14 @@ impl StreamSnapshot {
             interval,
             jitter_ns: s.jitter_ns(),
             delay: s.delay(),
+            delay_percentiles: shape.delay,
+            gap_percentiles: shape.gaps,
+            gap_max_ns: shape.gap_max_ns,
+            loss_runs: shape.loss_runs,
+            loss_run_max: shape.loss_run_max,
+            bursts: s.bursts(),
+            rate_finding: s.rate_finding(),
+            flat_rate: s.flat_rate(),
         }
     }
 }

@@ -1,13 +1,18 @@
 //! One stream's counting and timing: [`StreamStats`], the per-datagram hot
-//! path (a fixed-size value; nothing it receives allocates).
+//! path (bounded memory; after warm-up nothing it receives allocates).
 
 use super::counts::{Arrival, OneWayDelay, ProbeCounts, Throughput};
+use super::shape::{Shape, ShapeFigures};
 use super::REORDER_WINDOW;
+use crate::basic_rate::{FlatFinding, RateFinding, RateMeter};
+use crate::dtim::DtimBursts;
 
 const WORDS: usize = (REORDER_WINDOW / 64) as usize;
 
-/// One sender's stream to one group: counters, timing and rates. Its size
-/// is fixed: nothing it receives makes it grow.
+/// One sender's stream to one group: counters, timing, distributions and
+/// rates. Its memory is bounded: the counters are fixed, and the two
+/// histograms grow by a 256-byte block per octave of time first seen (a
+/// few KiB at most; see [`Histogram`](crate::Histogram)).
 ///
 /// # Counting
 ///
@@ -57,6 +62,25 @@ const WORDS: usize = (REORDER_WINDOW / 64) as usize;
 ///   decides whether to show it (`show_delay`). With unsynchronised clocks it
 ///   may be negative; it is kept in signed nanoseconds and never overflows.
 ///
+/// # Distributions and loss runs
+///
+/// - The one-way delay of every probe but a duplicate goes into a
+///   [`Histogram`](crate::Histogram) (negative delays as 0), for its
+///   percentiles.
+/// - So does every *interarrival gap*: the time from the previous arrival
+///   of the stream (duplicates left out) to this one.
+/// - A *loss run* is a maximal run of consecutive lost sequence numbers.
+///   A [`Gap`](Arrival::Gap) starts one; a reordered probe that fills a run
+///   of one ends it, and one that fills the middle of a run splits it in
+///   two (its neighbours are looked up in the reorder window). The longest
+///   run is the longest as it was first seen: a later split does not
+///   shorten it.
+/// - Probes in sequence order feed a [`DtimDetector`](crate::DtimDetector)
+///   with their send and arrival times.
+/// - Each second of arrivals feeds a
+///   [`BasicRateDetector`](crate::BasicRateDetector): the rate offered
+///   (from the sequence numbers, so lost probes count), expected and lost.
+///
 /// Rates count UDP payload bytes. The lifetime rate of a stream is measured
 /// from its first to its last arrival: the packets after the first over the
 /// time between them, which is exact for a steady stream. The interval rate
@@ -83,6 +107,8 @@ pub struct StreamStats {
     interval_start_ns: u64,
     interval_packets: u64,
     interval_bytes: u64,
+    shape: Shape,
+    rate: RateMeter,
 }
 
 impl Default for StreamStats {
@@ -112,6 +138,8 @@ impl StreamStats {
             interval_start_ns: 0,
             interval_packets: 0,
             interval_bytes: 0,
+            shape: Shape::default(),
+            rate: RateMeter::default(),
         }
     }
 
@@ -121,6 +149,7 @@ impl StreamStats {
         let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
         let arrival = self.classify(seq);
         self.counts.apply(arrival, bytes);
+        self.rate.on_probe(arrival_ns, &self.counts);
         if arrival == Arrival::First {
             self.first_arrival_ns = arrival_ns;
             self.first_bytes = bytes;
@@ -129,9 +158,12 @@ impl StreamStats {
         self.last_arrival_ns = arrival_ns;
         self.interval_packets = self.interval_packets.saturating_add(1);
         self.interval_bytes = self.interval_bytes.saturating_add(bytes);
-        if arrival != Arrival::Duplicate {
-            self.time(sent_ns, arrival_ns);
-        }
+        let delay = if arrival == Arrival::Duplicate {
+            0
+        } else {
+            self.time(sent_ns, arrival_ns)
+        };
+        self.shape.on_probe(arrival, sent_ns, arrival_ns, delay);
         arrival
     }
 
@@ -164,6 +196,10 @@ impl StreamStats {
         } else if self.is_set(seq) {
             Arrival::Duplicate
         } else {
+            // The first probe's predecessor was never expected.
+            let before = seq == self.first_seq || self.is_set(seq.wrapping_sub(1));
+            let after = self.is_set(seq.wrapping_add(1));
+            self.shape.filled(before, after);
             self.set(seq);
             Arrival::Reordered
         }
@@ -203,7 +239,8 @@ impl StreamStats {
         }
     }
 
-    fn time(&mut self, sent_ns: u64, arrival_ns: u64) {
+    /// Updates jitter and delay; returns the delay.
+    fn time(&mut self, sent_ns: u64, arrival_ns: u64) -> i64 {
         let transit = i128::from(arrival_ns) - i128::from(sent_ns);
         if let Some(prev) = self.last_transit_ns {
             let d = (transit - prev).unsigned_abs() as f64;
@@ -220,6 +257,7 @@ impl StreamStats {
         }
         self.delay_sum_ns = self.delay_sum_ns.saturating_add(i128::from(delay));
         self.delay_count = self.delay_count.saturating_add(1);
+        delay
     }
 
     /// The counters.
@@ -255,6 +293,27 @@ impl StreamStats {
             avg_ns: self.delay_sum_ns as f64 / self.delay_count as f64,
             max_ns: self.delay_max_ns,
         })
+    }
+
+    /// Percentiles of delay and gaps, and the loss runs.
+    pub(super) fn shape(&self) -> ShapeFigures {
+        self.shape.figures()
+    }
+
+    /// DTIM bunching, if the arrivals show it so far.
+    pub fn bursts(&self) -> Option<DtimBursts> {
+        self.shape.bursts()
+    }
+
+    /// Loss that began above a rate and never below it, so far.
+    pub fn rate_finding(&self) -> Option<RateFinding> {
+        self.rate.detector().finding()
+    }
+
+    /// A delivered rate flat near a basic rate while more was offered, so
+    /// far.
+    pub fn flat_rate(&self) -> Option<FlatFinding> {
+        self.rate.detector().flat()
     }
 
     /// The rate over the stream's lifetime: the probes after the first, over

@@ -425,8 +425,14 @@ fn hostile_input_does_not_grow_memory() {
     }
     assert_eq!(r.stream_count(), 1);
     assert_eq!(r.groups()[0].counts.received, 100_000);
-    // The per-stream state is a fixed-size value.
-    assert!(std::mem::size_of::<StreamStats>() < 1024);
+    // The per-stream state: a fixed part (the window, counters, the
+    // histograms' indexes, the DTIM detector) and histogram blocks that are
+    // bounded by the octaves of time (see histogram.rs).
+    assert!(
+        std::mem::size_of::<StreamStats>() < 1536,
+        "{}",
+        std::mem::size_of::<StreamStats>()
+    );
 }
 
 #[test]
@@ -444,4 +450,71 @@ fn the_least_recently_seen_stream_is_evicted() {
     // Sender 2 again: a fresh stream, its first probe not a loss.
     assert_eq!(r.on_probe(g, src(2, 1), &probe(2, 9), 0, 10), First);
     assert_eq!(r.groups()[0].counts.lost, 0);
+}
+
+#[test]
+fn loss_runs_are_counted_and_split_by_reordering() {
+    let mut s = StreamStats::new();
+    // Runs: 3, then 6–7, then 11–14.
+    feed(&mut s, &[1, 2, 4, 5, 8, 9, 10, 15]);
+    let f = s.shape();
+    assert_eq!((f.loss_runs, f.loss_run_max), (3, 4));
+    // 12 splits 11–14 into 11 and 13–14.
+    feed(&mut s, &[12]);
+    assert_eq!(s.shape().loss_runs, 4);
+    // 3 fills its run of one; 6 shortens 6–7; 11 fills its run of one.
+    feed(&mut s, &[3, 6, 11]);
+    let f = s.shape();
+    assert_eq!((f.loss_runs, f.loss_run_max), (2, 4));
+    assert_eq!(s.counts().lost, 3);
+    // Duplicates and late probes change nothing.
+    feed(&mut s, &[9, 0]);
+    assert_eq!(s.shape().loss_runs, 2);
+    // No loss, no runs.
+    let mut s = StreamStats::new();
+    feed(&mut s, &[7, 8, 9]);
+    assert_eq!((s.shape().loss_runs, s.shape().loss_run_max), (0, 0));
+}
+
+#[test]
+fn gap_and_delay_percentiles_are_exact_below_128_ns() {
+    let mut s = StreamStats::new();
+    assert_eq!(s.shape(), Default::default());
+    // 100 gaps of 10 ns, then one of 100 ns; transit 5 ns, every 10th 50 ns.
+    let mut t = 1_000;
+    for seq in 0..=100u64 {
+        let transit = if seq % 10 == 9 { 50 } else { 5 };
+        s.on_probe(seq, t - transit, t, 100);
+        t += 10;
+    }
+    s.on_probe(101, t + 90 - 5, t + 90, 100);
+    // A duplicate is not a gap.
+    s.on_probe(101, t, t + 95, 100);
+    let f = s.shape();
+    let g = f.gaps.unwrap();
+    assert_eq!((g.p50, g.p90, g.p99, g.p999), (10, 10, 10, 100));
+    assert_eq!(f.gap_max_ns, Some(100));
+    let d = f.delay.unwrap();
+    // 92 of 102 delays are 5 ns, 10 are 50 ns: rank 92 is still 5.
+    assert_eq!((d.p50, d.p90, d.p99, d.p999), (5, 5, 50, 50));
+    // Negative delays (clocks that disagree) count as 0.
+    let mut s = StreamStats::new();
+    s.on_probe(1, 2_000, 1_000, 100);
+    assert_eq!(s.shape().delay.unwrap().p50, 0);
+    assert_eq!(s.shape().gaps, None);
+}
+
+#[test]
+fn snapshots_carry_the_shape() {
+    let g = group(1, 5000);
+    let mut r = ReceiverStats::new(&[g]);
+    for seq in [1u64, 2, 5, 6] {
+        r.on_probe(g, src(10, 4000), &probe(1, seq), seq * MS, 100);
+    }
+    let s = r.snapshot(10 * MS)[0];
+    assert_eq!((s.loss_runs, s.loss_run_max), (1, 2));
+    assert_eq!(s.gap_max_ns, Some(3 * MS));
+    // 1 ms is in the bucket 999,424–1,007,615 ns: its midpoint.
+    assert_eq!(s.gap_percentiles.unwrap().p50, 1_003_520);
+    assert_eq!(s.bursts, None);
 }

@@ -9,14 +9,24 @@
 //! a wrong address, a firewall, no echo running). The unicast socket is
 //! connected, so an ICMP port unreachable comes back as ECONNREFUSED: the
 //! peer is there, but nothing listens at that address and port.
+//!
+//! When multicast answers, a ramp of probes (0.25 to 4 Mbit/s, 3 s) looks
+//! for Wi-Fi's signatures in the peer's answers: DTIM bunching
+//! ([`DtimDetector`], fed with each probe's send time and the arrival of
+//! its answer: answers go by unicast, which the access point does not
+//! hold, so they come back in the bursts the probes arrived in) and loss
+//! that began above a rate ([`BasicRateDetector`], fed per 0.3 s step).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
 use mcast::{
-    unix_time_ns, EchoCollector, Probe, ReplySocket, RttStats, Sender, SenderId, UnicastEcho,
+    unix_time_ns, BasicRateDetector, DtimDetector, EchoCollector, Probe, ReplySocket, RttStats,
+    Sender, SenderId, UnicastEcho,
 };
+
+use crate::cli::stats_view;
 
 use super::route::{way_to, Way};
 use super::{Check, Ctx, Findings};
@@ -76,6 +86,117 @@ fn multicast(ctx: &Ctx<'_>) -> Result<BTreeMap<IpAddr, RttStats>, String> {
     }
     collect(&mut replies, &sender, Instant::now() + WAIT, |_| {});
     Ok(replies.responders().clone())
+}
+
+/// What to do about Wi-Fi's signatures.
+const WIFI_FIX: &str = "for bursts, turn power save off on the stations (`iw dev wlan0 set \
+     power_save off`) or set the access point's DTIM period to 1; for loss above a rate, raise the \
+     access point's lowest basic rate (or its multicast rate), or send slower than it";
+
+/// The ramp's rates, bits/s of probe payload, each for [`STEP`].
+const RAMP_BPS: [u64; 5] = [250_000, 500_000, 1_000_000, 2_000_000, 4_000_000];
+const STEP: Duration = Duration::from_millis(600);
+/// The intervals the basic-rate detector is fed: two per rate.
+const RATE_INTERVAL: Duration = Duration::from_millis(300);
+const RAMP_SIZE: usize = 1000;
+
+/// Sends the ramp to the group and returns what the peer's answers show:
+/// the sentences of `recv`'s summary (DTIM bursts, the basic rate), none
+/// when nothing shows (or the probes cannot be sent).
+fn signatures(ctx: &Ctx<'_>, peer: IpAddr) -> Vec<String> {
+    if ctx.broadcast {
+        return Vec::new();
+    }
+    let Ok(sender) = Sender::builder(ctx.group, ctx.iface.clone())
+        .ttl(1)
+        .loopback(false)
+        .build()
+    else {
+        return Vec::new();
+    };
+    let id = SenderId::random();
+    let mut replies = EchoCollector::new(id);
+    // Per probe (seq − 1): its send time, the interval and the rate.
+    let mut sent: Vec<(u64, usize, u64)> = Vec::new();
+    // Per seq − 1: the round trip of the peer's answer, ns (from the
+    // kernel's receive time, so our own pace does not blur the bursts).
+    let mut answered: Vec<Option<u64>> = Vec::new();
+    let mut buf = vec![0u8; 2048];
+    let mut probe = vec![0u8; RAMP_SIZE];
+    let start = Instant::now();
+    let mut interval = 0;
+    for (step, &bps) in RAMP_BPS.iter().enumerate() {
+        let period = Duration::from_nanos(RAMP_SIZE as u64 * 8 * 1_000_000_000 / bps);
+        let step_start = start + STEP * step as u32;
+        let mut due = step_start;
+        while due < step_start + STEP {
+            interval = 2 * step + usize::from(due >= step_start + RATE_INTERVAL);
+            let seq = sent.len() as u64 + 1;
+            let now_ns = unix_time_ns();
+            let _ = Probe::new(id, seq, now_ns).encode_into(&mut probe, RAMP_SIZE);
+            if sender.send(&probe).is_err() {
+                return Vec::new();
+            }
+            sent.push((now_ns, interval, bps));
+            answered.push(None);
+            due += period;
+            take(&mut replies, &sender, &mut buf, due, peer, &mut answered);
+        }
+    }
+    take(
+        &mut replies,
+        &sender,
+        &mut buf,
+        Instant::now() + WAIT,
+        peer,
+        &mut answered,
+    );
+    let mut rate = BasicRateDetector::new();
+    for i in 0..=interval {
+        let mine = || sent.iter().zip(&answered).filter(|((_, k, _), _)| *k == i);
+        let expected = mine().count() as u64;
+        let lost = mine().filter(|(_, a)| a.is_none()).count() as u64;
+        let bps = mine().next().map_or(0, |((_, _, b), _)| *b);
+        rate.on_interval(bps, expected, lost);
+    }
+    let mut dtim = DtimDetector::new();
+    for ((sent_ns, _, _), a) in sent.iter().zip(&answered) {
+        if let Some(rtt) = a {
+            dtim.on_probe(*sent_ns, sent_ns + rtt);
+        }
+    }
+    let rate = rate
+        .finding()
+        .map(|f| stats_view::rate_sentence(&f))
+        .or_else(|| rate.flat().map(|f| stats_view::flat_sentence(&f)));
+    dtim.bursts()
+        .map(|b| stats_view::bursts_sentence(&b))
+        .into_iter()
+        .chain(rate)
+        .collect()
+}
+
+/// Takes the answers until `until`, noting the round trip of each of
+/// `peer`'s.
+fn take(
+    replies: &mut EchoCollector,
+    sender: &Sender,
+    buf: &mut [u8],
+    until: Instant,
+    peer: IpAddr,
+    answered: &mut [Option<u64>],
+) {
+    while Instant::now() < until {
+        let _ = replies.wait(sender, buf, until, |r| {
+            let slot = usize::try_from(r.seq.wrapping_sub(1)).ok();
+            if let Some(a) = slot.and_then(|i| answered.get_mut(i)) {
+                if r.responder == peer && a.is_none() {
+                    *a = Some((r.rtt_ms.max(0.0) * 1e6) as u64);
+                }
+            }
+            Ok::<(), mcast::Error>(())
+        });
+    }
 }
 
 /// How the unicast half went.
@@ -230,7 +351,18 @@ pub(crate) fn peer(ctx: &Ctx<'_>, peer: IpAddr, findings: &Findings) -> Check {
         Some(Unicast { error: Some(e), .. }) => format!("; unicast not tried: {e}"),
         Some(_) => format!("; no answer to {PROBES} unicast probes to {peer}:{port}"),
     };
+    let wifi = if m.is_some() {
+        signatures(ctx, peer)
+    } else {
+        Vec::new()
+    };
+    let wifi_text: String = wifi.iter().map(|w| format!("; {w}")).collect();
     match (m.is_some(), u_ok, &u) {
+        (true, true, _) | (true, false, None) if !wifi.is_empty() => Check::warn(
+            "peer",
+            format!("{peer} answered: {m_text}{u_text}{others_note}{wifi_text}"),
+            Some(WIFI_FIX.to_owned()),
+        ),
         (true, true, _) | (true, false, None) => Check::pass(
             "peer",
             format!("{peer} answered: {m_text}{u_text}{others_note}"),
@@ -246,7 +378,7 @@ pub(crate) fn peer(ctx: &Ctx<'_>, peer: IpAddr, findings: &Findings) -> Check {
             };
             Check::warn(
                 "peer",
-                format!("{peer} answered the multicast probes ({m_text}){u_text}: multicast works; {why}"),
+                format!("{peer} answered the multicast probes ({m_text}){u_text}: multicast works; {why}{wifi_text}"),
                 Some(match &elsewhere {
                     Some(_) => format!("route {peer} through {dev} if it is on that link: ip route add {peer}/32 dev {dev}"),
                     None => format!("update mcast on the peer, or allow UDP port {port} in its firewall"),

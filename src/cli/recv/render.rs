@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::net::IpAddr;
+use std::path::Path;
 
 use crate::cli::hex::{hex, hex_dump};
 use crate::cli::json::JsonObject;
@@ -14,11 +15,35 @@ use super::{End, Tally};
 use crate::cli::output::{line, plural, status, CliError, Utc};
 use crate::cli::{Common, RecvArgs};
 
+/// Where recv's own lines (JSON objects, messages, the summary) go:
+/// standard output, or standard error when `--record -` has it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Out {
+    stderr: bool,
+}
+
+impl Out {
+    pub(super) fn of(args: &RecvArgs) -> Out {
+        Out {
+            stderr: args.record.as_deref() == Some(Path::new("-")),
+        }
+    }
+
+    fn line(self, s: &str) -> Result<(), CliError> {
+        if self.stderr {
+            let _ = writeln!(std::io::stderr(), "{s}");
+            Ok(())
+        } else {
+            line(s)
+        }
+    }
+}
+
 /// Says what the follower saw: a log line, an `interface_event` in JSON.
-pub(super) fn report(e: &FollowEvent, common: &Common) -> Result<(), CliError> {
+pub(super) fn report(e: &FollowEvent, common: &Common, out: Out) -> Result<(), CliError> {
     log::info!("{}: {}", e.interface.name(), e.detail);
     if common.json {
-        line(
+        out.line(
             &JsonObject::typed("interface_event")
                 .str("interface", e.interface.name())
                 .int("index", e.interface.index().get())
@@ -37,12 +62,13 @@ pub(super) fn announce(
     args: &RecvArgs,
     common: &Common,
 ) -> Result<(), CliError> {
+    let out = Out::of(args);
     for rx in receivers {
         let iface = rx.interface();
         let how = rx.mechanism().map_or("broadcast", |m| m.as_str());
         for g in rx.groups() {
             if common.json {
-                line(
+                out.line(
                     &JsonObject::typed("joined")
                         .str("group", &g.addr().to_string())
                         .int("port", g.port().get())
@@ -101,10 +127,11 @@ pub(super) fn tick(
     live: bool,
     json: bool,
     show_delay: bool,
+    out: Out,
 ) -> Result<(), CliError> {
     let now_ns = unix_time_ns();
     if json {
-        return line(&stats_view::stats_json(stats, now_ns, show_delay).finish());
+        return out.line(&stats_view::stats_json(stats, now_ns, show_delay).finish());
     }
     if !live {
         return Ok(());
@@ -138,12 +165,13 @@ pub(super) fn print(
     payload: &[u8],
     as_hex: bool,
     json: bool,
+    out: Out,
 ) -> Result<(), CliError> {
     // The kernel's receive time where there is one.
     let now = d.kernel_time_ns().map_or_else(Utc::now, Utc::from_unix_ns);
     if json {
         let text = std::str::from_utf8(payload).ok();
-        return line(
+        return out.line(
             &JsonObject::typed("message")
                 .str("time", &now.rfc3339())
                 .int("unix_ns", now.unix_ns() as i128)
@@ -165,18 +193,18 @@ pub(super) fn print(
         String::new()
     };
     if as_hex {
-        line(&format!(
+        out.line(&format!(
             "{} {} {} bytes{trunc}",
             now.clock(),
             d.source(),
             d.size()
         ))?;
         for l in hex_dump(payload) {
-            line(&format!("  {l}"))?;
+            out.line(&format!("  {l}"))?;
         }
         Ok(())
     } else {
-        line(&format!(
+        out.line(&format!(
             "{} {} {} bytes{trunc}: {}",
             now.clock(),
             d.source(),
@@ -194,6 +222,7 @@ pub(super) fn summary(
     receivers: &[Receiver],
     end: &End,
     common: &Common,
+    out: Out,
 ) -> Result<(), CliError> {
     let (packets, bytes, secs) = (tally.packets, tally.bytes, end.secs);
     let filtered: u64 = receivers.iter().map(Receiver::filtered).sum();
@@ -215,20 +244,33 @@ pub(super) fn summary(
         } else {
             obj
         };
-        return line(&obj.finish());
+        return out.line(&obj.finish());
     }
-    if tally.probes > 0 {
-        for l in stats_view::stream_table(&stats.snapshot(now_ns), tally.delay_shown) {
-            line(&l)?;
+    let snaps = if tally.probes > 0 {
+        stats.snapshot(now_ns)
+    } else {
+        Vec::new()
+    };
+    if !snaps.is_empty() {
+        for l in stats_view::stream_table(&snaps, tally.delay_shown) {
+            out.line(&l)?;
         }
     }
-    line(&format!(
+    out.line(&format!(
         "received {}, {bytes} bytes in {secs:.1} s from {}",
         plural(packets, "packet", "packets"),
         plural(tally.sources.len() as u64, "source", "sources"),
     ))?;
+    for s in &snaps {
+        for sentence in stats_view::signatures(s) {
+            out.line(&format!(
+                "{} from {}: {sentence}",
+                s.key.group, s.key.source
+            ))?;
+        }
+    }
     if kernel_drops > 0 {
-        line(&format!(
+        out.line(&format!(
             "{} dropped by this host's receive buffer (SO_RXQ_OVFL): lost here, not on \
              the path; a larger --rcvbuf or a faster reader helps",
             plural(kernel_drops, "datagram was", "datagrams were")
