@@ -395,7 +395,7 @@ fn leave(
                 }
             }
             Ok(()) => {}
-            Err(e) => log::warn!("{e}"),
+            Err(e) => log::warn!("{}", super::advice::render(e)),
         }
     }
     Ok(())
@@ -506,6 +506,6 @@ fn follow(iface: mcast::Interface, groups: &[Group], args: &RecvArgs, common: &C
 /// Answers a probe by unicast to its sender (see [`mcast::answer_probe`]).
 fn echo(rx: &Receiver, d: &Datagram, payload: &[u8], reply: &mut [u8]) {
     if let Err(e) = mcast::answer_probe(rx, d, payload, reply) {
-        log::warn!("{e}");
+        log::warn!("{}", super::advice::render(e));
     }
 }
