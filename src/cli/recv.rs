@@ -8,9 +8,8 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::cli::json::JsonObject;
-use mcast::{
-    format_duration, unix_time_ns, Datagram, Follower, Group, Receiver, ReceiverStats, RecvBatch,
-};
+use mcast::sys::RecvBatch;
+use mcast::{format_duration, unix_time_ns, Datagram, Follower, Group, Receiver, ReceiverStats};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::output::{line, status, CliError};
@@ -42,7 +41,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
     let source = args.source.map(|s| s.on("source", &iface)).transpose()?;
     // Many groups take many sockets (Linux limits the memberships of one):
     // the soft open-file limit is often far below the hard one.
-    if let Err(e) = mcast::raise_open_files_limit(groups.len() as u64 + 64) {
+    if let Err(e) = mcast::sys::raise_open_files_limit(groups.len() as u64 + 64) {
         log::debug!("cannot raise the open-file limit: {e}");
     }
     let (mut receivers, mut unicast_from) = open(&groups, &iface, source, args, common)?;
@@ -339,7 +338,7 @@ fn wait_for(
     if let Some(fd) = follow.fd() {
         fds.push(PollFd::new(fd, PollFlags::POLLIN));
     }
-    let ms = mcast::poll_timeout_ms(wait);
+    let ms = mcast::sys::poll_timeout_ms(wait);
     match poll(
         &mut fds,
         PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
