@@ -382,12 +382,15 @@ fn joined_on_one_link_hears_nothing_from_the_other() {
     let a = Netns::new("linka");
     let b = Netns::new("linkb");
     let rx = Netns::new("links");
-    veth(&a, "wlan0", &rx, "wlan0");
-    veth(&b, "eth0", &rx, "eth1");
-    addr(&a, "wlan0", "198.18.12.1/24");
-    addr(&rx, "wlan0", "198.18.12.2/24");
-    addr(&b, "eth0", "198.18.13.1/24");
-    addr(&rx, "eth1", "198.18.13.2/24");
+    topology::link(
+        &a,
+        "wlan0",
+        "198.18.12.1/24",
+        &rx,
+        "wlan0",
+        "198.18.12.2/24",
+    );
+    topology::link(&b, "eth0", "198.18.13.1/24", &rx, "eth1", "198.18.13.2/24");
 
     let mut on_b = Running::start(rx.mcast(&["recv", "-i", "eth1", "-c", "1", "--timeout", "2s"]));
     on_b.wait_ready();
