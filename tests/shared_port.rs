@@ -80,20 +80,20 @@ fn run(h: &Host, group: &str, start: Start, round: usize) {
             "30s",
         ])
     };
+    // One receiver, started and listening before the next starts.
+    let ready = |dev| {
+        let mut r = Running::start(recv(dev));
+        r.wait_ready();
+        r
+    };
     let (mut wlan, mut rmnet) = match start {
         Start::WlanFirst => {
-            let mut w = Running::start(recv("wlan0"));
-            w.wait_ready();
-            let mut r = Running::start(recv("rmnet0"));
-            r.wait_ready();
-            (w, r)
+            let w = ready("wlan0");
+            (w, ready("rmnet0"))
         }
         Start::RmnetFirst => {
-            let mut r = Running::start(recv("rmnet0"));
-            r.wait_ready();
-            let mut w = Running::start(recv("wlan0"));
-            w.wait_ready();
-            (w, r)
+            let r = ready("rmnet0");
+            (ready("wlan0"), r)
         }
         Start::Together => {
             let mut w = Running::start(recv("wlan0"));
