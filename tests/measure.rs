@@ -291,6 +291,36 @@ fn ping_wait() -> &'static str {
     }
 }
 
+/// `count` pings from the phone to GROUP, 200 ms apart (with `--json`
+/// if `json`).
+fn ping(lab: &Lab, count: &str, json: bool) -> Finished {
+    let mut args = vec![
+        "ping",
+        "-c",
+        count,
+        "--interval",
+        "200ms",
+        "--wait",
+        ping_wait(),
+    ];
+    if json {
+        args.push("--json");
+    }
+    args.push(GROUP);
+    run_limited(lab.mcast("phone", &args), T)
+}
+
+/// The board and the pc answering probes on GROUP (`recv --echo`) for a
+/// run of about `busy_secs`.
+fn echoers(lab: &Lab, busy_secs: u64) -> (Running, Running) {
+    let to = timeout(busy_secs);
+    let echo = ["recv", "-c", "0", "--timeout", &to, "--echo", GROUP];
+    (
+        receiver(lab, "board", &echo, &[GROUP]),
+        receiver(lab, "pc", &echo, &[GROUP]),
+    )
+}
+
 /// The numbers of a text summary line
 /// `ADDR: S sent, R received, L% loss, rtt min/avg/max/mdev = a/b/c/d ms`:
 /// (sent, received, loss, [min, avg, max, mdev]).
@@ -324,26 +354,8 @@ fn ping_summary_line(out: &str, addr: &str) -> (u64, u64, f64, Vec<f64>) {
 #[test]
 fn ping_lists_two_responders_with_their_round_trip_times() {
     let Some(lab) = lab_with(&[]) else { return };
-    let to = timeout(2);
-    let echo = ["recv", "-c", "0", "--timeout", &to, "--echo", GROUP];
-    let board = receiver(&lab, "board", &echo, &[GROUP]);
-    let pc = receiver(&lab, "pc", &echo, &[GROUP]);
-    let p = run_limited(
-        lab.mcast(
-            "phone",
-            &[
-                "ping",
-                "-c",
-                "3",
-                "--interval",
-                "200ms",
-                "--wait",
-                ping_wait(),
-                GROUP,
-            ],
-        ),
-        T,
-    );
+    let (board, pc) = echoers(&lab, 2);
+    let p = ping(&lab, "3", false);
     assert_eq!(p.code(), 0, "{p:?}");
     assert!(
         p.stdout
@@ -383,26 +395,8 @@ fn ping_lists_two_responders_with_their_round_trip_times() {
 fn with_client_isolation_ping_gets_no_responder_and_exits_1() {
     let Some(lab) = lab_with(&[]) else { return };
     lab.switch("isolate", "on");
-    let to = timeout(4);
-    let echo = ["recv", "-c", "0", "--timeout", &to, "--echo", GROUP];
-    let board = receiver(&lab, "board", &echo, &[GROUP]);
-    let pc = receiver(&lab, "pc", &echo, &[GROUP]);
-    let p = run_limited(
-        lab.mcast(
-            "phone",
-            &[
-                "ping",
-                "-c",
-                "3",
-                "--interval",
-                "200ms",
-                "--wait",
-                ping_wait(),
-                GROUP,
-            ],
-        ),
-        T,
-    );
+    let (board, pc) = echoers(&lab, 4);
+    let p = ping(&lab, "3", false);
     assert_eq!(p.code(), 1, "{p:?}");
     assert!(!p.stdout.contains("bytes from"), "{p:?}");
     assert!(
@@ -419,23 +413,7 @@ fn with_client_isolation_ping_gets_no_responder_and_exits_1() {
         assert!(p.stderr.contains(needle), "message lacks {needle:?}: {p:?}");
     }
     // The same in JSON: a summary with no responders, still exit 1.
-    let j = run_limited(
-        lab.mcast(
-            "phone",
-            &[
-                "ping",
-                "-c",
-                "2",
-                "--interval",
-                "200ms",
-                "--wait",
-                ping_wait(),
-                "--json",
-                GROUP,
-            ],
-        ),
-        T,
-    );
+    let j = ping(&lab, "2", true);
     assert_eq!(j.code(), 1, "{j:?}");
     let lines = json_lines(&j);
     assert!(of_type(&lines, "reply", None).is_empty(), "{j:?}");
@@ -736,23 +714,7 @@ fn json_output_parses_and_has_the_readme_fields() {
     );
     let probes = probes.finish(T);
     assert_eq!(probes.code(), 0, "{probes:?}");
-    let ping = run_limited(
-        lab.mcast(
-            "phone",
-            &[
-                "ping",
-                "-c",
-                "3",
-                "--interval",
-                "200ms",
-                "--wait",
-                ping_wait(),
-                "--json",
-                GROUP,
-            ],
-        ),
-        T,
-    );
+    let ping = ping(&lab, "3", true);
     assert_eq!(ping.code(), 0, "{ping:?}");
     let board = finish(board, "board");
     let phone = finish(phone, "phone");
