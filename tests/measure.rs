@@ -59,6 +59,22 @@ fn receiver(lab: &Lab, host: &str, args: &[&str], groups: &[&str]) -> Running {
     r
 }
 
+/// The unsigned fields `keys` of `object`, in that order.
+fn counts(object: &Json, keys: &[&str]) -> Vec<u64> {
+    keys.iter().map(|k| object.u(k)).collect()
+}
+
+/// A `--json recv` of GROUP on `host` that ends after `to` without
+/// traffic (see [`timeout`]).
+fn json_receiver(lab: &Lab, host: &str, to: &str) -> Running {
+    receiver(
+        lab,
+        host,
+        &["recv", "-c", "0", "--timeout", to, "--json", GROUP],
+        &[GROUP],
+    )
+}
+
 /// Waits for a receiver started with `--timeout` to end by itself, and
 /// checks it succeeded.
 fn finish(r: Running, what: &str) -> Finished {
@@ -157,12 +173,7 @@ fn ten_percent_random_loss_is_reported_within_7_to_13_percent() {
     );
     const N: u64 = 5000;
     let to = timeout(5);
-    let rx = receiver(
-        &lab,
-        "board",
-        &["recv", "-c", "0", "--timeout", &to, "--json", GROUP],
-        &[GROUP],
-    );
+    let rx = json_receiver(&lab, "board", &to);
     let tx = run_ok(
         &lab,
         "phone",
@@ -240,12 +251,7 @@ fn an_nft_dup_rule_makes_every_probe_a_duplicate() {
     );
     const N: u64 = 500;
     let to = timeout(1);
-    let rx = receiver(
-        &lab,
-        "board",
-        &["recv", "-c", "0", "--timeout", &to, "--json", GROUP],
-        &[GROUP],
-    );
+    let rx = json_receiver(&lab, "board", &to);
     run_ok(
         &lab,
         "phone",
@@ -694,12 +700,7 @@ fn json_output_parses_and_has_the_readme_fields() {
         ],
         &[GROUP],
     );
-    let phone = receiver(
-        &lab,
-        "phone",
-        &["recv", "-c", "0", "--timeout", &to, "--json", GROUP],
-        &[GROUP],
-    );
+    let phone = json_receiver(&lab, "phone", &to);
     // 2.5 s of probes: at least two `stats` lines. Meanwhile two messages.
     let probes = Running::start(lab.mcast(
         "phone",
@@ -874,12 +875,7 @@ fn json_output_parses_and_has_the_readme_fields() {
 fn two_senders_on_one_group_are_two_streams() {
     let Some(lab) = lab_with(&[]) else { return };
     let to = timeout(2);
-    let rx = receiver(
-        &lab,
-        "board",
-        &["recv", "-c", "0", "--timeout", &to, "--json", GROUP],
-        &[GROUP],
-    );
+    let rx = json_receiver(&lab, "board", &to);
     let args = |size: &'static str| {
         [
             "send", "--probe", "-c", "300", "--rate", "200", "--size", size, "--json", GROUP,
@@ -907,16 +903,8 @@ fn two_senders_on_one_group_are_two_streams() {
     }
     assert_eq!(ids.len(), 2, "two sender ids");
     let g = &sum.a("groups")[0];
-    assert_eq!(
-        (
-            g.u("streams"),
-            g.u("senders_seen"),
-            g.u("received"),
-            g.u("lost")
-        ),
-        (2, 2, 600, 0),
-        "{g:?}"
-    );
+    let keys = ["streams", "senders_seen", "received", "lost"];
+    assert_eq!(counts(g, &keys), [2, 2, 600, 0], "{g:?}");
     assert_eq!(sum.u("sources"), 2, "{sum:?}");
 }
 
@@ -924,12 +912,7 @@ fn two_senders_on_one_group_are_two_streams() {
 fn a_restarted_sender_is_a_new_stream() {
     let Some(lab) = lab_with(&[]) else { return };
     let to = timeout(2);
-    let rx = receiver(
-        &lab,
-        "board",
-        &["recv", "-c", "0", "--timeout", &to, "--json", GROUP],
-        &[GROUP],
-    );
+    let rx = json_receiver(&lab, "board", &to);
     let args = [
         "send", "--probe", "-c", "100", "--rate", "200", "--json", GROUP,
     ];
@@ -953,17 +936,8 @@ fn a_restarted_sender_is_a_new_stream() {
         assert_clean_stream(s, 100, 32);
     }
     let g = &sum.a("groups")[0];
-    assert_eq!(
-        (
-            g.u("streams"),
-            g.u("senders_seen"),
-            g.u("received"),
-            g.u("lost"),
-            g.u("duplicates")
-        ),
-        (2, 2, 200, 0, 0),
-        "{g:?}"
-    );
+    let keys = ["streams", "senders_seen", "received", "lost", "duplicates"];
+    assert_eq!(counts(g, &keys), [2, 2, 200, 0, 0], "{g:?}");
     assert_eq!(sum.u("sources"), 1, "{sum:?}");
 }
 
@@ -972,12 +946,7 @@ fn other_payloads_are_printed_and_counted_as_other_while_probes_flow() {
     let Some(lab) = lab_with(&[]) else { return };
     let to = timeout(3);
     // The board in JSON (counters), the PC in text (what a person sees).
-    let board = receiver(
-        &lab,
-        "board",
-        &["recv", "-c", "0", "--timeout", &to, "--json", GROUP],
-        &[GROUP],
-    );
+    let board = json_receiver(&lab, "board", &to);
     let pc = receiver(
         &lab,
         "pc",
