@@ -334,16 +334,22 @@ mod tests {
         d.on_interval(expected * PROBE_BITS, expected, lost);
     }
 
+    /// 200 kbit/s to 3 Mbit/s in 100 kbit/s steps, 5 s each, through
+    /// [`second`].
+    fn ramp(d: &mut BasicRateDetector, rng: &mut Rng, cap: u64, random_pct: u64) {
+        for step in 2..=30u64 {
+            for _ in 0..5 {
+                second(d, rng, step * 100_000, cap, random_pct);
+            }
+        }
+    }
+
     #[test]
     fn a_ramp_over_a_1_mbit_cap() {
         // 200 kbit/s to 3 Mbit/s in 100 kbit/s steps, 5 s each.
         let mut rng = Rng(1);
         let mut d = BasicRateDetector::new();
-        for step in 2..=30u64 {
-            for _ in 0..5 {
-                second(&mut d, &mut rng, step * 100_000, 1_000_000, 0);
-            }
-        }
+        ramp(&mut d, &mut rng, 1_000_000, 0);
         let f = d.finding().unwrap();
         assert_eq!(f.clean_up_to_bps, 1_000_000);
         assert_eq!(f.lossy_from_bps, 1_096_000);
@@ -378,11 +384,7 @@ mod tests {
     fn random_loss_at_every_rate() {
         let mut rng = Rng(2);
         let mut d = BasicRateDetector::new();
-        for step in 2..=30u64 {
-            for _ in 0..5 {
-                second(&mut d, &mut rng, step * 100_000, u64::MAX, 10);
-            }
-        }
+        ramp(&mut d, &mut rng, u64::MAX, 10);
         assert_eq!(d.finding(), None);
         // Loss now and then, at any rate: clean intervals above the lowest
         // lossy one.

@@ -322,10 +322,19 @@ mod tests {
 
     fn parse(args: &[&str]) -> Vec<String> {
         parse_groups(&strings(args))
+            .map(|g| shown(&g))
             .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-            .iter()
-            .map(Group::to_string)
-            .collect()
+    }
+
+    /// Each spec parses to the groups given beside it.
+    fn each_parses(cases: &[(&str, &[&str])]) {
+        for (spec, want) in cases {
+            assert_eq!(parse(&[spec]), *want, "{spec}");
+        }
+    }
+
+    fn shown(groups: &[Group]) -> Vec<String> {
+        groups.iter().map(Group::to_string).collect()
     }
 
     fn err(args: &[&str]) -> String {
@@ -352,61 +361,50 @@ mod tests {
 
     #[test]
     fn ranges_count_the_base() {
-        assert_eq!(
-            parse(&["239.1.1.1+3"]),
-            ["239.1.1.1:54321", "239.1.1.2:54321", "239.1.1.3:54321"]
-        );
-        assert_eq!(parse(&["239.1.1.1+1"]), ["239.1.1.1:54321"]);
+        each_parses(&[
+            (
+                "239.1.1.1+3",
+                &["239.1.1.1:54321", "239.1.1.2:54321", "239.1.1.3:54321"],
+            ),
+            ("239.1.1.1+1", &["239.1.1.1:54321"]),
+            // Carries across octets.
+            ("239.1.1.255+2", &["239.1.1.255:54321", "239.1.2.0:54321"]),
+            // Up to the very last IPv4 group.
+            (
+                "239.255.255.254+2",
+                &["239.255.255.254:54321", "239.255.255.255:54321"],
+            ),
+        ]);
         let twenty = parse(&["239.1.1.1+20"]);
         assert_eq!(twenty.len(), 20);
         assert_eq!(twenty[19], "239.1.1.20:54321");
-        // Carries across octets.
-        assert_eq!(
-            parse(&["239.1.1.255+2"]),
-            ["239.1.1.255:54321", "239.1.2.0:54321"]
-        );
-        // Up to the very last IPv4 group.
-        assert_eq!(
-            parse(&["239.255.255.254+2"]),
-            ["239.255.255.254:54321", "239.255.255.255:54321"]
-        );
     }
 
     #[test]
     fn ports_on_ranges() {
-        let want = ["239.1.1.1:5000", "239.1.1.2:5000"];
-        assert_eq!(parse(&["239.1.1.1+2:5000"]), want);
-        assert_eq!(parse(&["239.1.1.1:5000+2"]), want);
-        assert_eq!(parse(&[" 239.1.1.1 + 2 : 5000 "]), want);
-        assert_eq!(
-            parse(&["[ff05::1]+2:7000"]),
-            ["[ff05::1]:7000", "[ff05::2]:7000"]
-        );
-        assert_eq!(
-            parse(&["[ff05::1]:7000+2"]),
-            ["[ff05::1]:7000", "[ff05::2]:7000"]
-        );
-        assert_eq!(
-            parse(&["ff05::1+2"]),
-            ["[ff05::1]:54321", "[ff05::2]:54321"]
-        );
-        assert_eq!(
-            parse(&["ff05::1+2:7000"]),
-            ["[ff05::1]:7000", "[ff05::2]:7000"]
-        );
-        assert_eq!(parse(&["[ff05::1]+1"]), ["[ff05::1]:54321"]);
+        let want: &[&str] = &["239.1.1.1:5000", "239.1.1.2:5000"];
+        let v6: &[&str] = &["[ff05::1]:7000", "[ff05::2]:7000"];
+        each_parses(&[
+            ("239.1.1.1+2:5000", want),
+            ("239.1.1.1:5000+2", want),
+            (" 239.1.1.1 + 2 : 5000 ", want),
+            ("[ff05::1]+2:7000", v6),
+            ("[ff05::1]:7000+2", v6),
+            ("ff05::1+2", &["[ff05::1]:54321", "[ff05::2]:54321"]),
+            ("ff05::1+2:7000", v6),
+            ("[ff05::1]+1", &["[ff05::1]:54321"]),
+        ]);
     }
 
     #[test]
     fn ipv6_ranges_count_in_the_group_id() {
-        assert_eq!(
-            parse(&["ff05::ffff+2"]),
-            ["[ff05::ffff]:54321", "[ff05::1:0]:54321"]
-        );
-        assert_eq!(
-            parse(&["ff05::ffff:ffff:ffff+2"]),
-            ["[ff05::ffff:ffff:ffff]:54321", "[ff05::1:0:0:0]:54321"]
-        );
+        each_parses(&[
+            ("ff05::ffff+2", &["[ff05::ffff]:54321", "[ff05::1:0]:54321"]),
+            (
+                "ff05::ffff:ffff:ffff+2",
+                &["[ff05::ffff:ffff:ffff]:54321", "[ff05::1:0:0:0]:54321"],
+            ),
+        ]);
         assert_eq!(
             parse(&["ff0e:ffff:ffff:ffff:ffff:ffff:ffff:fffe+2"]).len(),
             2
@@ -446,9 +444,8 @@ mod tests {
             port,
         )
         .unwrap();
-        let shown: Vec<String> = list.groups().iter().map(Group::to_string).collect();
         assert_eq!(
-            shown,
+            shown(list.groups()),
             [
                 "239.1.1.1:9000",
                 "239.1.1.2:5000",
@@ -470,9 +467,8 @@ mod tests {
             Port::DEFAULT,
         )
         .unwrap();
-        let shown: Vec<String> = list.groups().iter().map(Group::to_string).collect();
         assert_eq!(
-            shown,
+            shown(list.groups()),
             [
                 "239.1.1.1:54321",
                 "239.1.1.2:54321",
@@ -480,9 +476,8 @@ mod tests {
                 "239.1.1.2:5000"
             ]
         );
-        let dups: Vec<String> = list.duplicates().iter().map(Group::to_string).collect();
         assert_eq!(
-            dups,
+            shown(list.duplicates()),
             ["239.1.1.2:54321", "239.1.1.1:54321", "239.1.1.2:54321"]
         );
         assert_eq!(parse(&["239.1.1.1", "239.1.1.1"]), ["239.1.1.1:54321"]);

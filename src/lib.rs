@@ -15,6 +15,12 @@
 //!   duplicates, reordering, jitter, delay) and hands out plain numbers in
 //!   [`StreamSnapshot`]s and a [`RunSummary`]; rendering them is up to the
 //!   caller (see `examples/receive_stats.rs`).
+//! - [`EchoCollector`] and [`answer_probe`] are the echo protocol of `mcast
+//!   ping` (see `examples/ping.rs`); [`Follower`] follows an interface
+//!   through network changes.
+//! - Rarely needed items sit in two modules: [`recording`] (the record of a
+//!   run and its analysis) and [`sys`] (batched syscalls and limits for
+//!   high-rate loops).
 //!
 //! Send "hello world" to the default group on the automatically chosen
 //! interface:
@@ -81,6 +87,7 @@ mod test_rng;
 mod wait;
 
 // Choosing and following an interface (from `mcast-platform`).
+pub use follow::{FollowEvent, Follower, Look, RETRY_AFTER};
 pub use mcast_platform::{
     changes, check, find, interfaces, is_usable, select, Address, Change, Family, FindError, Flags,
     Interface, InterfaceIndex, Kind, Purpose, Rejection, Selection, Verdict, WatchMechanism,
@@ -92,11 +99,9 @@ pub use group::{Group, ParseGroupError, Port, Zone};
 pub use group_list::{parse_group_list, parse_groups, GroupList, GroupListError, MAX_GROUPS};
 pub use pace::{parse_bitrate, parse_rate, Bitrate, Pacer, ParseRateError, Period, Rate, Step};
 pub use receiver::{Datagram, JoinMechanism, Receiver, ReceiverBuilder};
-pub use recvmsg::RecvBatch;
 pub use sender::{Pin, Sender, SenderBuilder};
-pub use sendmsg::SendBatch;
-pub use sockopt::multicast_all_default;
-// Probes and what a receiver counts of them.
+// Probes, what a receiver counts of them, and the echo protocol of ping.
+pub use echo::{answer_probe, EchoCollector, Reply, ReplySocket, RttStats, UnicastEcho};
 pub use probe::{
     is_probe, unix_time_ns, DecodeError, Probe, ProbeError, ProbeFlags, SenderId, PROBE_HEADER_LEN,
     PROBE_MAGIC, PROBE_VERSION,
@@ -105,25 +110,36 @@ pub use stats::{
     Arrival, GroupStats, OneWayDelay, ProbeCounts, ReceiverStats, RunSummary, StreamKey,
     StreamSnapshot, StreamStats, Throughput, MAX_STREAMS, REORDER_WINDOW,
 };
-// Recording a run and analysing the record afterwards.
-pub use analysis::{
-    DelayMissing, DelayPolicy, Figures, RecordAnalysis, RecordAnalyzer, RecordStream,
-    StreamAnalysis, Timeline, TimelineBin, MAX_POINTS, MAX_RECORD_STREAMS, TIMELINE_STREAMS,
-};
-pub use basic_rate::{BasicRateDetector, FlatFinding, RateFinding};
-pub use dtim::{DtimBursts, DtimDetector, BEACON_INTERVAL_NS};
-// The echo protocol of `recv --echo`, `ping` and `doctor --peer`.
-pub use echo::{answer_probe, EchoCollector, Reply, ReplySocket, RttStats, UnicastEcho};
-// Following an interface through network changes, for recv, send and apps.
-pub use follow::{FollowEvent, Follower, Look, RETRY_AFTER};
-pub use histogram::{Bucket, Histogram, Percentiles};
-pub use record::{
-    RecordError, RecordReader, RecordRow, RecordWriter, RECORD_FLUSH_FILE, RECORD_FLUSH_STDOUT,
-    RECORD_HEADER,
-};
-// Small helpers.
+// Durations and text as the command line writes them.
 pub use duration::{format_duration, parse_duration, ParseDurationError};
 pub use escape::escape_text;
-pub use limits::raise_open_files_limit;
-// Deadlines to poll(2) timeouts, for the library and the command.
-pub use wait::{poll_timeout_ms, poll_timeout_until};
+
+/// Recording a run and analysing the record afterwards: what `recv
+/// --record` writes and `mcast report` reads (the record format, its
+/// writer and reader), the analysis of a record into figures and a
+/// timeline, the DTIM-burst and basic-rate detectors, and histograms.
+pub mod recording {
+    pub use crate::analysis::{
+        DelayMissing, DelayPolicy, Figures, RecordAnalysis, RecordAnalyzer, RecordStream,
+        StreamAnalysis, Timeline, TimelineBin, MAX_POINTS, MAX_RECORD_STREAMS, TIMELINE_STREAMS,
+    };
+    pub use crate::basic_rate::{BasicRateDetector, FlatFinding, RateFinding};
+    pub use crate::dtim::{DtimBursts, DtimDetector, BEACON_INTERVAL_NS};
+    pub use crate::histogram::{Bucket, Histogram, Percentiles};
+    pub use crate::record::{
+        RecordError, RecordReader, RecordRow, RecordWriter, RECORD_FLUSH_FILE, RECORD_FLUSH_STDOUT,
+        RECORD_HEADER,
+    };
+}
+
+/// Tools for high-rate loops and many groups, which most applications do
+/// not need: batched receiving and sending (`recvmmsg(2)`, `sendmmsg(2)`),
+/// `poll(2)` timeouts from deadlines, the open-file limit, the kernel's
+/// `IP_MULTICAST_ALL` default. Linux and Android only.
+pub mod sys {
+    pub use crate::limits::raise_open_files_limit;
+    pub use crate::recvmsg::RecvBatch;
+    pub use crate::sendmsg::SendBatch;
+    pub use crate::sockopt::multicast_all_default;
+    pub use crate::wait::{poll_timeout_ms, poll_timeout_until};
+}

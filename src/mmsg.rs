@@ -1,6 +1,6 @@
 //! The arrays a batch system call (`recvmmsg(2)`, `sendmmsg(2)`) hands the
-//! kernel, shared by [`RecvBatch`](crate::RecvBatch) and
-//! [`SendBatch`](crate::SendBatch): allocated once, and each header set
+//! kernel, shared by [`RecvBatch`](crate::sys::RecvBatch) and
+//! [`SendBatch`](crate::sys::SendBatch): allocated once, and each header set
 //! again before every call, because the kernel shrinks the lengths it used.
 //! Linux and Android only.
 

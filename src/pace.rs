@@ -180,6 +180,17 @@ impl fmt::Display for ParseRateError {
 
 impl std::error::Error for ParseRateError {}
 
+impl ParseRateError {
+    /// The error for `input`, as a `what`, once its problem is known.
+    fn on(what: What, input: &str) -> impl Fn(String) -> ParseRateError + Copy + '_ {
+        move |problem| ParseRateError {
+            what,
+            input: input.to_owned(),
+            problem,
+        }
+    }
+}
+
 /// A non-negative decimal number written as digits with an optional point:
 /// `mantissa / 10^scale`.
 struct Decimal {
@@ -222,11 +233,7 @@ fn parse_decimal(s: &str) -> Result<Decimal, String> {
 /// # Errors
 /// [`ParseRateError`] naming the value and the accepted forms.
 pub fn parse_rate(s: &str) -> Result<Rate, ParseRateError> {
-    let err = |problem: String| ParseRateError {
-        what: What::Rate,
-        input: s.to_owned(),
-        problem,
-    };
+    let err = ParseRateError::on(What::Rate, s);
     let t = s.trim();
     if t.eq_ignore_ascii_case("max") {
         return Ok(Rate::Max);
@@ -252,11 +259,7 @@ pub fn parse_rate(s: &str) -> Result<Rate, ParseRateError> {
 /// # Errors
 /// [`ParseRateError`] naming the value and the accepted forms.
 pub fn parse_bitrate(s: &str) -> Result<Bitrate, ParseRateError> {
-    let err = |problem: String| ParseRateError {
-        what: What::Bitrate,
-        input: s.to_owned(),
-        problem,
-    };
+    let err = ParseRateError::on(What::Bitrate, s);
     let t = s.trim();
     let (num, mult) = match t.as_bytes().last() {
         Some(b'k' | b'K') => (&t[..t.len() - 1], 1_000u128),

@@ -21,4 +21,26 @@ impl Rng {
     pub(crate) fn unit(&mut self) -> f64 {
         ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64
     }
+
+    /// The next sequence offset of a path that delivers 70% in order, skips
+    /// ahead by `gap(self)` until `gap_until` percent (a loss), and
+    /// otherwise repeats something up to `back` behind (reordered or
+    /// duplicate); `next` is the offset expected next.
+    pub(crate) fn seq_offset(
+        &mut self,
+        next: &mut u64,
+        gap_until: u64,
+        gap: impl FnOnce(&mut Rng) -> u64,
+        back: u64,
+    ) -> u64 {
+        let r = self.next() % 100;
+        if r < 70 {
+            *next += 1;
+        } else if r < gap_until {
+            *next += gap(self);
+        } else {
+            return next.saturating_sub(1 + self.next() % back);
+        }
+        *next - 1
+    }
 }

@@ -27,35 +27,13 @@ mod vm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use common::run_limited;
+use common::scratch::Scratch;
 use lab::{Lab, BOARD_V4, PHONE_WIFI_V4};
 
 const SEP: char = '\u{1f}';
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "mcast-board-run-{}-{}-{tag}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create scratch dir");
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -82,8 +60,8 @@ struct Run {
 impl Board {
     fn new(tag: &str, uname: &str) -> Board {
         let dir = Scratch::new(tag);
-        std::fs::create_dir_all(dir.0.join("target")).unwrap();
-        std::fs::create_dir_all(dir.0.join("board-tmp")).unwrap();
+        std::fs::create_dir_all(dir.path().join("target")).unwrap();
+        std::fs::create_dir_all(dir.path().join("board-tmp")).unwrap();
         Board {
             dir,
             env: vec![("FAKE_SSH_UNAME".into(), uname.into())],
@@ -96,7 +74,7 @@ impl Board {
     }
 
     fn build_path(&self, target: &str) -> PathBuf {
-        let base = self.dir.0.join("target");
+        let base = self.dir.path().join("target");
         if target == HOST {
             base.join("release/mcast")
         } else {
@@ -123,7 +101,7 @@ impl Board {
 
     /// The board's temporary directory (TMPDIR for the stand-in ssh).
     fn board_tmp(&self) -> PathBuf {
-        self.dir.0.join("board-tmp")
+        self.dir.path().join("board-tmp")
     }
 
     fn run(&self, args: &[&str]) -> Run {
@@ -141,14 +119,14 @@ impl Board {
             .env_remove("SSH")
             .env_remove("SCP")
             .env("TMPDIR", self.board_tmp())
-            .env("MCAST_TARGET_DIR", self.dir.0.join("target"))
-            .env("FAKE_SSH_LOG", self.dir.0.join("ssh.log"))
+            .env("MCAST_TARGET_DIR", self.dir.path().join("target"))
+            .env("FAKE_SSH_LOG", self.dir.path().join("ssh.log"))
             .stdin(Stdio::null());
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
         let out = cmd.output().expect("run scripts/board-run.sh");
-        let log = std::fs::read_to_string(self.dir.0.join("ssh.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(self.dir.path().join("ssh.log")).unwrap_or_default();
         Run {
             code: out.status.code().expect("board-run.sh killed by a signal"),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -13,7 +13,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{can_netns, mcast_bin, mcast_runner, run_limited, skip, Netns, Running};
+use common::{can_netns, mcast_bin, mcast_runner, run_limited, skip, Finished, Netns, Running};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -43,6 +43,15 @@ fn emulated(ns: &Netns, emu: &[String], args: &[&str]) -> Command {
     cmd.args(args);
     cmd.stdin(std::process::Stdio::null());
     cmd
+}
+
+/// `count` datagrams from the phone's `wlan0` (to `group`, or the default
+/// group when it is empty), 200 ms apart, under the emulator `emu`.
+fn send_on_wlan(phone: &Netns, emu: &[String], group: &[&str], count: &str) -> Finished {
+    let mut args = vec!["--json", "send"];
+    args.extend_from_slice(group);
+    args.extend(["-i", "wlan0", "-c", count, "--interval", "200ms"]);
+    run_limited(emulated(phone, emu, &args), T)
 }
 
 /// A phone (`wlan0` to `wifi`, `rmnet_data0` to `cell`, default route via
@@ -75,23 +84,7 @@ fn ipv4_fallbacks_pin_the_interface() {
     let mut c = Running::start(cell.mcast(&["recv", "-i", "rmnet0", "-c", "1", "--timeout", "3s"]));
     w.wait_stdout(r#""type":"joined""#, T);
     c.wait_ready();
-    let s = run_limited(
-        emulated(
-            &phone,
-            &emu,
-            &[
-                "--json",
-                "send",
-                "-i",
-                "wlan0",
-                "-c",
-                "3",
-                "--interval",
-                "200ms",
-            ],
-        ),
-        T,
-    );
+    let s = send_on_wlan(&phone, &emu, &[], "3");
     assert_eq!(s.code(), 0, "{s:?}");
     assert!(s.stdout.contains(r#""source":"198.18.20.10:"#), "{s:?}");
     let pinned = s.stdout.lines().next().unwrap_or_default().to_owned();
@@ -172,24 +165,7 @@ fn ipv6_fallbacks_pin_the_interface() {
         ]));
         w.wait_ready();
         c.wait_ready();
-        let s = run_limited(
-            emulated(
-                &phone,
-                &emu,
-                &[
-                    "--json",
-                    "send",
-                    group,
-                    "-i",
-                    "wlan0",
-                    "-c",
-                    "2",
-                    "--interval",
-                    "200ms",
-                ],
-            ),
-            T,
-        );
+        let s = send_on_wlan(&phone, &emu, &[group], "2");
         assert_eq!(s.code(), 0, "{s:?}");
         let first = s.stdout.lines().next().unwrap_or_default().to_owned();
         eprintln!("emulator {emu:?}: {first}");

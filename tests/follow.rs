@@ -14,12 +14,19 @@ mod common;
 
 use std::time::Duration;
 
+use common::json::{self, Value};
 use common::{addr, veth, Netns, Running};
 
 const PORT: &str = "54329";
 
-fn json(line: &str) -> serde_json::Value {
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+/// Any object of the type waited for.
+fn any(_: &Value) -> bool {
+    true
+}
+
+/// An `interface_event` of kind `event`.
+fn event(event: &'static str) -> impl Fn(&Value) -> bool {
+    move |v| v["event"] == event
 }
 
 #[test]
@@ -51,18 +58,26 @@ fn broadcast_receiver_switches_to_a_broadcast_only_interface() {
         "--timeout",
         "30s",
     ]));
-    let joined = json(&r.wait_stdout(r#""type":"joined""#, Duration::from_secs(20)));
+    let joined = r.wait_json("joined", any, Duration::from_secs(20));
     assert_eq!(joined["interface"], "wlan0", "{joined}");
-    r.wait_stdout(r#""type":"watching""#, Duration::from_secs(5));
+    r.wait_json("watching", any, Duration::from_secs(5));
 
     rcv.ip(&["link", "del", "wlan0"]);
-    let switched = json(&r.wait_stdout(r#""event":"switched""#, Duration::from_secs(10)));
+    let switched = r.wait_json(
+        "interface_event",
+        event("switched"),
+        Duration::from_secs(10),
+    );
     let detail = switched["detail"].as_str().unwrap_or_default();
     assert!(
         detail.contains("wlan0") && detail.contains("eth0"),
         "the switch names both interfaces: {switched}"
     );
-    let rejoined = json(&r.wait_stdout(r#""event":"rejoined""#, Duration::from_secs(10)));
+    let rejoined = r.wait_json(
+        "interface_event",
+        event("rejoined"),
+        Duration::from_secs(10),
+    );
     assert_eq!(rejoined["interface"], "eth0", "{rejoined}");
 
     // And it receives there: a few broadcasts from eth0's side.
@@ -83,12 +98,12 @@ fn broadcast_receiver_switches_to_a_broadcast_only_interface() {
         Duration::from_secs(20),
     );
     assert_eq!(sent.code(), 0, "sender: {}", sent.stderr);
-    let message = json(&r.wait_stdout(r#""type":"message""#, Duration::from_secs(5)));
+    let message = r.wait_json("message", any, Duration::from_secs(5));
     assert_eq!(message["text"], "hello after the switch", "{message}");
     r.signal("INT");
     let done = r.finish(Duration::from_secs(10));
     assert!(
-        done.stdout.contains(r#""type":"summary""#),
+        !json::objects_in(&done.stdout, "summary").is_empty(),
         "{}",
         done.stdout
     );

@@ -24,6 +24,18 @@ fn exchange(rx: &Netns, rx_args: &[&str], tx: &Netns, tx_args: &[&str]) -> commo
     r.finish(T)
 }
 
+/// [`exchange`] of two datagrams on `wlan0`: `recv RX_WHAT -i wlan0 -c 2`
+/// against `send TX_WHAT -i wlan0 -c 2`, 100 ms apart.
+fn two_on_wlan0(rx: &Netns, rx_what: &[&str], tx: &Netns, tx_what: &[&str]) -> common::Finished {
+    let mut rx_args = vec!["recv"];
+    rx_args.extend_from_slice(rx_what);
+    rx_args.extend(["-i", "wlan0", "-c", "2", "--timeout", "20s"]);
+    let mut tx_args = vec!["send"];
+    tx_args.extend_from_slice(tx_what);
+    tx_args.extend(["-i", "wlan0", "-c", "2", "--interval", "100ms"]);
+    exchange(rx, &rx_args, tx, &tx_args)
+}
+
 #[test]
 fn ipv4_over_a_link_with_the_right_source() {
     let Some((tx, rx)) = pair("v4") else { return };
@@ -44,30 +56,7 @@ fn ipv4_over_a_link_with_the_right_source() {
 fn ipv6_link_local_group() {
     let Some((tx, rx)) = pair("ll") else { return };
     let tx_ll = tx.link_local("wlan0");
-    let r = exchange(
-        &rx,
-        &[
-            "recv",
-            "[ff02::4a14:1e]:54321",
-            "-i",
-            "wlan0",
-            "-c",
-            "2",
-            "--timeout",
-            "20s",
-        ],
-        &tx,
-        &[
-            "send",
-            "ff02::4a14:1e",
-            "-i",
-            "wlan0",
-            "-c",
-            "2",
-            "--interval",
-            "100ms",
-        ],
-    );
+    let r = two_on_wlan0(&rx, &["[ff02::4a14:1e]:54321"], &tx, &["ff02::4a14:1e"]);
     assert_eq!(r.code(), 0, "{r:?}");
     let idx = rx.ifindex("wlan0");
     // The source is the sender's link-local address, with the receiver's scope.
@@ -314,30 +303,7 @@ fn ssm_filters_out_the_other_sender() {
 #[test]
 fn broadcast_on_the_selected_interface() {
     let Some((tx, rx)) = pair("bc") else { return };
-    let r = exchange(
-        &rx,
-        &[
-            "recv",
-            "--broadcast",
-            "-i",
-            "wlan0",
-            "-c",
-            "2",
-            "--timeout",
-            "20s",
-        ],
-        &tx,
-        &[
-            "send",
-            "--broadcast",
-            "-i",
-            "wlan0",
-            "-c",
-            "2",
-            "--interval",
-            "100ms",
-        ],
-    );
+    let r = two_on_wlan0(&rx, &["--broadcast"], &tx, &["--broadcast"]);
     assert_eq!(r.code(), 0, "{r:?}");
     assert!(
         r.stderr
@@ -382,12 +348,15 @@ fn joined_on_one_link_hears_nothing_from_the_other() {
     let a = Netns::new("linka");
     let b = Netns::new("linkb");
     let rx = Netns::new("links");
-    veth(&a, "wlan0", &rx, "wlan0");
-    veth(&b, "eth0", &rx, "eth1");
-    addr(&a, "wlan0", "198.18.12.1/24");
-    addr(&rx, "wlan0", "198.18.12.2/24");
-    addr(&b, "eth0", "198.18.13.1/24");
-    addr(&rx, "eth1", "198.18.13.2/24");
+    topology::link(
+        &a,
+        "wlan0",
+        "198.18.12.1/24",
+        &rx,
+        "wlan0",
+        "198.18.12.2/24",
+    );
+    topology::link(&b, "eth0", "198.18.13.1/24", &rx, "eth1", "198.18.13.2/24");
 
     let mut on_b = Running::start(rx.mcast(&["recv", "-i", "eth1", "-c", "1", "--timeout", "2s"]));
     on_b.wait_ready();

@@ -14,29 +14,13 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
+use common::json::{self, Fields};
 use common::{mcast_bin, mcast_runner, run_limited, topology, Netns, Running};
 
 const T: Duration = Duration::from_secs(120);
 
 fn pair(tag: &str) -> Option<(Netns, Netns)> {
     topology::wlan_pair(tag, 50, true)
-}
-
-/// The value of `key` in a flat JSON object.
-fn field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
-    let rest = json.split(&format!("\"{key}\":")).nth(1)?;
-    let end = rest.find([',', '}', ']']).unwrap_or(rest.len());
-    Some(rest[..end].trim_matches('"'))
-}
-
-/// The group objects of a `summary` line (flat objects, in one array).
-fn group_objects(summary: &str) -> Vec<&str> {
-    let Some(start) = summary.find("\"groups\":[{") else {
-        return Vec::new();
-    };
-    let rest = &summary[start + 11..];
-    let end = rest.find("}]").unwrap_or(rest.len());
-    rest[..end].split("},{").collect()
 }
 
 /// 4096 groups (the most one command line takes), two probes to each: all
@@ -65,33 +49,24 @@ fn every_group_once(tag: &str, range: &str) {
     assert!(s.stdout.contains("sent 8192 packets"), "{s:?}");
     let r = r.finish(T);
     assert_eq!(r.code(), 0, "{}", r.stderr);
-    assert_eq!(
-        r.stdout
-            .lines()
-            .filter(|l| l.starts_with(r#"{"type":"joined""#))
-            .count(),
-        4096
-    );
-    let summary = r
-        .stdout
-        .lines()
-        .rfind(|l| l.starts_with(r#"{"type":"summary""#))
-        .expect("a summary");
-    assert_eq!(field(summary, "packets"), Some("8192"), "{}", r.stderr);
+    assert_eq!(json::objects_in(&r.stdout, "joined").len(), 4096);
+    let summaries = json::objects_in(&r.stdout, "summary");
+    let summary = summaries.last().expect("a summary");
+    assert_eq!(summary.u("packets"), 8192, "{}", r.stderr);
     // Nothing counted twice, nothing dropped as another group's: where
     // IP_MULTICAST_ALL stays on, only one socket reads.
-    assert_eq!(field(summary, "filtered"), Some("0"), "{}", r.stderr);
-    assert_eq!(field(summary, "kernel_drops"), Some("0"), "{}", r.stderr);
-    let groups = group_objects(summary);
+    assert_eq!(summary.u("filtered"), 0, "{}", r.stderr);
+    assert_eq!(summary.u("kernel_drops"), 0, "{}", r.stderr);
+    let groups = summary.a_or_empty("groups");
     assert_eq!(groups.len(), 4096);
     for g in groups {
         for (key, want) in [
-            ("received", "2"),
-            ("expected", "2"),
-            ("lost", "0"),
-            ("duplicates", "0"),
+            ("received", 2),
+            ("expected", 2),
+            ("lost", 0),
+            ("duplicates", 0),
         ] {
-            assert_eq!(field(g, key), Some(want), "{key} of {g}");
+            assert_eq!(g.u(key), want, "{key} of {g}");
         }
     }
     // The status line says how many sockets it took.

@@ -59,6 +59,22 @@ fn receiver(lab: &Lab, host: &str, args: &[&str], groups: &[&str]) -> Running {
     r
 }
 
+/// The unsigned fields `keys` of `object`, in that order.
+fn counts(object: &Json, keys: &[&str]) -> Vec<u64> {
+    keys.iter().map(|k| object.u(k)).collect()
+}
+
+/// A `--json recv` of GROUP on `host` that ends after `to` without
+/// traffic (see [`timeout`]).
+fn json_receiver(lab: &Lab, host: &str, to: &str) -> Running {
+    receiver(
+        lab,
+        host,
+        &["recv", "-c", "0", "--timeout", to, "--json", GROUP],
+        &[GROUP],
+    )
+}
+
 /// Waits for a receiver started with `--timeout` to end by itself, and
 /// checks it succeeded.
 fn finish(r: Running, what: &str) -> Finished {
@@ -157,12 +173,7 @@ fn ten_percent_random_loss_is_reported_within_7_to_13_percent() {
     );
     const N: u64 = 5000;
     let to = timeout(5);
-    let rx = receiver(
-        &lab,
-        "board",
-        &["recv", "-c", "0", "--timeout", &to, "--json", GROUP],
-        &[GROUP],
-    );
+    let rx = json_receiver(&lab, "board", &to);
     let tx = run_ok(
         &lab,
         "phone",
@@ -245,12 +256,7 @@ fn an_nft_dup_rule_makes_every_probe_a_duplicate() {
     );
     const N: u64 = 500;
     let to = timeout(1);
-    let rx = receiver(
-        &lab,
-        "board",
-        &["recv", "-c", "0", "--timeout", &to, "--json", GROUP],
-        &[GROUP],
-    );
+    let rx = json_receiver(&lab, "board", &to);
     run_ok(
         &lab,
         "phone",
@@ -296,6 +302,36 @@ fn ping_wait() -> &'static str {
     }
 }
 
+/// `count` pings from the phone to GROUP, 200 ms apart (with `--json`
+/// if `json`).
+fn ping(lab: &Lab, count: &str, json: bool) -> Finished {
+    let mut args = vec![
+        "ping",
+        "-c",
+        count,
+        "--interval",
+        "200ms",
+        "--wait",
+        ping_wait(),
+    ];
+    if json {
+        args.push("--json");
+    }
+    args.push(GROUP);
+    run_limited(lab.mcast("phone", &args), T)
+}
+
+/// The board and the pc answering probes on GROUP (`recv --echo`) for a
+/// run of about `busy_secs`.
+fn echoers(lab: &Lab, busy_secs: u64) -> (Running, Running) {
+    let to = timeout(busy_secs);
+    let echo = ["recv", "-c", "0", "--timeout", &to, "--echo", GROUP];
+    (
+        receiver(lab, "board", &echo, &[GROUP]),
+        receiver(lab, "pc", &echo, &[GROUP]),
+    )
+}
+
 /// The numbers of a text summary line
 /// `ADDR: S sent, R received, L% loss, rtt min/avg/max/mdev = a/b/c/d ms`:
 /// (sent, received, loss, [min, avg, max, mdev]).
@@ -329,26 +365,8 @@ fn ping_summary_line(out: &str, addr: &str) -> (u64, u64, f64, Vec<f64>) {
 #[test]
 fn ping_lists_two_responders_with_their_round_trip_times() {
     let Some(lab) = lab_with(&[]) else { return };
-    let to = timeout(2);
-    let echo = ["recv", "-c", "0", "--timeout", &to, "--echo", GROUP];
-    let board = receiver(&lab, "board", &echo, &[GROUP]);
-    let pc = receiver(&lab, "pc", &echo, &[GROUP]);
-    let p = run_limited(
-        lab.mcast(
-            "phone",
-            &[
-                "ping",
-                "-c",
-                "3",
-                "--interval",
-                "200ms",
-                "--wait",
-                ping_wait(),
-                GROUP,
-            ],
-        ),
-        T,
-    );
+    let (board, pc) = echoers(&lab, 2);
+    let p = ping(&lab, "3", false);
     assert_eq!(p.code(), 0, "{p:?}");
     assert!(
         p.stdout
@@ -388,26 +406,8 @@ fn ping_lists_two_responders_with_their_round_trip_times() {
 fn with_client_isolation_ping_gets_no_responder_and_exits_1() {
     let Some(lab) = lab_with(&[]) else { return };
     lab.switch("isolate", "on");
-    let to = timeout(4);
-    let echo = ["recv", "-c", "0", "--timeout", &to, "--echo", GROUP];
-    let board = receiver(&lab, "board", &echo, &[GROUP]);
-    let pc = receiver(&lab, "pc", &echo, &[GROUP]);
-    let p = run_limited(
-        lab.mcast(
-            "phone",
-            &[
-                "ping",
-                "-c",
-                "3",
-                "--interval",
-                "200ms",
-                "--wait",
-                ping_wait(),
-                GROUP,
-            ],
-        ),
-        T,
-    );
+    let (board, pc) = echoers(&lab, 4);
+    let p = ping(&lab, "3", false);
     assert_eq!(p.code(), 1, "{p:?}");
     assert!(!p.stdout.contains("bytes from"), "{p:?}");
     assert!(
@@ -424,23 +424,7 @@ fn with_client_isolation_ping_gets_no_responder_and_exits_1() {
         assert!(p.stderr.contains(needle), "message lacks {needle:?}: {p:?}");
     }
     // The same in JSON: a summary with no responders, still exit 1.
-    let j = run_limited(
-        lab.mcast(
-            "phone",
-            &[
-                "ping",
-                "-c",
-                "2",
-                "--interval",
-                "200ms",
-                "--wait",
-                ping_wait(),
-                "--json",
-                GROUP,
-            ],
-        ),
-        T,
-    );
+    let j = ping(&lab, "2", true);
     assert_eq!(j.code(), 1, "{j:?}");
     let lines = json_lines(&j);
     assert!(of_type(&lines, "reply", None).is_empty(), "{j:?}");
@@ -738,12 +722,7 @@ fn json_output_parses_and_has_the_readme_fields() {
         ],
         &[GROUP],
     );
-    let phone = receiver(
-        &lab,
-        "phone",
-        &["recv", "-c", "0", "--timeout", &to, "--json", GROUP],
-        &[GROUP],
-    );
+    let phone = json_receiver(&lab, "phone", &to);
     // 2.5 s of probes: at least two `stats` lines. Meanwhile two messages.
     let probes = Running::start(lab.mcast(
         "phone",
@@ -758,23 +737,7 @@ fn json_output_parses_and_has_the_readme_fields() {
     );
     let probes = probes.finish(T);
     assert_eq!(probes.code(), 0, "{probes:?}");
-    let ping = run_limited(
-        lab.mcast(
-            "phone",
-            &[
-                "ping",
-                "-c",
-                "3",
-                "--interval",
-                "200ms",
-                "--wait",
-                ping_wait(),
-                "--json",
-                GROUP,
-            ],
-        ),
-        T,
-    );
+    let ping = ping(&lab, "3", true);
     assert_eq!(ping.code(), 0, "{ping:?}");
     let board = finish(board, "board");
     let phone = finish(phone, "phone");
@@ -934,12 +897,7 @@ fn json_output_parses_and_has_the_readme_fields() {
 fn two_senders_on_one_group_are_two_streams() {
     let Some(lab) = lab_with(&[]) else { return };
     let to = timeout(2);
-    let rx = receiver(
-        &lab,
-        "board",
-        &["recv", "-c", "0", "--timeout", &to, "--json", GROUP],
-        &[GROUP],
-    );
+    let rx = json_receiver(&lab, "board", &to);
     let args = |size: &'static str| {
         [
             "send", "--probe", "-c", "300", "--rate", "200", "--size", size, "--json", GROUP,
@@ -967,16 +925,8 @@ fn two_senders_on_one_group_are_two_streams() {
     }
     assert_eq!(ids.len(), 2, "two sender ids");
     let g = &sum.a("groups")[0];
-    assert_eq!(
-        (
-            g.u("streams"),
-            g.u("senders_seen"),
-            g.u("received"),
-            g.u("lost")
-        ),
-        (2, 2, 600, 0),
-        "{g:?}"
-    );
+    let keys = ["streams", "senders_seen", "received", "lost"];
+    assert_eq!(counts(g, &keys), [2, 2, 600, 0], "{g:?}");
     assert_eq!(sum.u("sources"), 2, "{sum:?}");
 }
 
@@ -984,12 +934,7 @@ fn two_senders_on_one_group_are_two_streams() {
 fn a_restarted_sender_is_a_new_stream() {
     let Some(lab) = lab_with(&[]) else { return };
     let to = timeout(2);
-    let rx = receiver(
-        &lab,
-        "board",
-        &["recv", "-c", "0", "--timeout", &to, "--json", GROUP],
-        &[GROUP],
-    );
+    let rx = json_receiver(&lab, "board", &to);
     let args = [
         "send", "--probe", "-c", "100", "--rate", "200", "--json", GROUP,
     ];
@@ -1013,17 +958,8 @@ fn a_restarted_sender_is_a_new_stream() {
         assert_clean_stream(s, 100, 32);
     }
     let g = &sum.a("groups")[0];
-    assert_eq!(
-        (
-            g.u("streams"),
-            g.u("senders_seen"),
-            g.u("received"),
-            g.u("lost"),
-            g.u("duplicates")
-        ),
-        (2, 2, 200, 0, 0),
-        "{g:?}"
-    );
+    let keys = ["streams", "senders_seen", "received", "lost", "duplicates"];
+    assert_eq!(counts(g, &keys), [2, 2, 200, 0, 0], "{g:?}");
     assert_eq!(sum.u("sources"), 1, "{sum:?}");
 }
 
@@ -1032,12 +968,7 @@ fn other_payloads_are_printed_and_counted_as_other_while_probes_flow() {
     let Some(lab) = lab_with(&[]) else { return };
     let to = timeout(3);
     // The board in JSON (counters), the PC in text (what a person sees).
-    let board = receiver(
-        &lab,
-        "board",
-        &["recv", "-c", "0", "--timeout", &to, "--json", GROUP],
-        &[GROUP],
-    );
+    let board = json_receiver(&lab, "board", &to);
     let pc = receiver(
         &lab,
         "pc",

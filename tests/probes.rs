@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::json::{self, Fields, Value};
 use common::{can_netns, run_limited, Netns, Running};
 
 const T: Duration = Duration::from_secs(60);
@@ -14,11 +15,9 @@ fn lo_ns(tag: &str) -> Option<Netns> {
     can_netns().then(|| Netns::new(tag))
 }
 
-/// The value of `"key":` in a JSON line (numbers and strings, unquoted).
-fn field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
-    let rest = json.split(&format!("\"{key}\":")).nth(1)?;
-    let end = rest.find([',', '}', ']']).unwrap_or(rest.len());
-    Some(rest[..end].trim_matches('"'))
+/// The last line of `stdout` (a run's summary), parsed.
+fn last_json(stdout: &str) -> Value {
+    json::parse_line(stdout.lines().last().unwrap_or_default())
 }
 
 #[test]
@@ -293,19 +292,10 @@ fn ping_lists_the_responder_and_exits_1_without_one() {
         T,
     );
     assert_eq!(j.code(), 0, "{j:?}");
-    let replies: Vec<&str> = j
-        .stdout
-        .lines()
-        .filter(|l| l.contains(r#""type":"reply""#))
-        .collect();
+    let replies = json::objects_in(&j.stdout, "reply");
     assert_eq!(replies.len(), 2, "{j:?}");
-    assert_eq!(field(replies[0], "bytes"), Some("64"));
-    assert!(
-        field(replies[0], "rtt_ms")
-            .and_then(|v| v.parse::<f64>().ok())
-            .is_some(),
-        "{j:?}"
-    );
+    assert_eq!(replies[0].u("bytes"), 64);
+    assert!(replies[0].at("rtt_ms").is_number(), "{j:?}");
     let summary = j.stdout.lines().last().unwrap();
     assert!(summary.starts_with(r#"{"type":"summary","role":"ping","group":"239.74.20.30","port":54321,"sent":2,"answered":2,"loss_pct":0,"responders":[{"responder":"127.0.0.1","sent":2,"received":2,"duplicates":0,"loss_pct":0,"#), "{summary}");
     echo.signal("INT");
@@ -345,9 +335,9 @@ fn short_runs_print_no_rate_and_counts_of_one_are_singular() {
         ]),
         T,
     );
-    let summary = j.stdout.lines().last().unwrap_or_default().to_owned();
-    assert!(summary.contains(r#""packets":1,"#), "{j:?}");
-    assert!(summary.contains(r#""pps":null,"#), "{j:?}");
+    let summary = last_json(&j.stdout);
+    assert_eq!(summary.u("packets"), 1, "{j:?}");
+    assert!(summary.at("pps").is_null(), "{j:?}");
     // Twenty at 200/s: the rate over their schedule, never above the asked rate.
     let many = run_limited(
         ns.mcast(&[
@@ -355,10 +345,8 @@ fn short_runs_print_no_rate_and_counts_of_one_are_singular() {
         ]),
         T,
     );
-    let summary = many.stdout.lines().last().unwrap_or_default().to_owned();
-    let pps: f64 = field(&summary, "pps")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no pps: {summary}"));
+    let summary = last_json(&many.stdout);
+    let pps = summary.f("pps");
     assert!(pps > 0.0 && pps <= 200.0, "{summary}");
     // One probe, one responder.
     let mut echo = Running::start(ns.mcast(&["recv", "-i", "lo", "--echo", "-c", "0"]));
@@ -408,15 +396,14 @@ fn nothing_is_lost_locally_at_20k_pps() {
     assert_eq!(s.code(), 0, "{s:?}");
     // How many went out is the benchmark's business (rate accuracy); here,
     // every one of them must arrive.
-    let sent = field(s.stdout.lines().last().unwrap(), "packets")
-        .unwrap()
-        .to_owned();
-    assert_ne!(sent, "0", "{s:?}");
+    let sent = last_json(&s.stdout).u("packets");
+    assert_ne!(sent, 0, "{s:?}");
     let r = r.finish(T);
-    let summary = r.stdout.lines().last().unwrap();
-    assert_eq!(field(summary, "packets"), Some(sent.as_str()), "{summary}");
-    assert_eq!(field(summary, "kernel_drops"), Some("0"), "{summary}");
-    assert_eq!(field(summary, "lost"), Some("0"), "{summary}");
+    let summary = last_json(&r.stdout);
+    assert_eq!(summary.u("packets"), sent, "{summary}");
+    assert_eq!(summary.u("kernel_drops"), 0, "{summary}");
+    // The first stream's count, as the old string match read it.
+    assert_eq!(summary.a("streams")[0].u("lost"), 0, "{summary}");
 }
 
 /// A receive buffer too small for the burst: the kernel's drops for this
@@ -490,16 +477,13 @@ fn segmentation_offload_sends_the_same_datagrams() {
         T,
     );
     assert_eq!(s.code(), 0, "{s:?}");
-    let sent = field(s.stdout.lines().last().unwrap(), "packets")
-        .unwrap()
-        .to_owned();
+    let sent = last_json(&s.stdout).u("packets");
     let r = r.finish(T);
-    let summary = r.stdout.lines().last().unwrap();
-    assert_eq!(field(summary, "packets"), Some(sent.as_str()), "{summary}");
-    assert_eq!(
-        field(summary, "bytes").map(|b| b.parse::<u64>().unwrap()),
-        Some(sent.parse::<u64>().unwrap() * 200)
-    );
-    assert_eq!(field(summary, "lost"), Some("0"), "{summary}");
-    assert_eq!(field(summary, "reordered"), Some("0"), "{summary}");
+    let summary = last_json(&r.stdout);
+    assert_eq!(summary.u("packets"), sent, "{summary}");
+    assert_eq!(summary.u("bytes"), sent * 200);
+    // The first stream's counts, as the old string match read them.
+    let stream = &summary.a("streams")[0];
+    assert_eq!(stream.u("lost"), 0, "{summary}");
+    assert_eq!(stream.u("reordered"), 0, "{summary}");
 }

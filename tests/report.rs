@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::scratch::Scratch;
-use mcast::{Group, RecordRow, RecordWriter, SenderId, RECORD_FLUSH_FILE};
+use mcast::recording::{
+    RecordRow, RecordWriter, BEACON_INTERVAL_NS, RECORD_FLUSH_FILE, RECORD_HEADER,
+};
+use mcast::{Group, SenderId};
 
 const MS: u64 = 1_000_000;
 const T0: u64 = 1_796_000_000_000_000_000;
@@ -317,8 +320,8 @@ fn piped(args: &[&str], input: String) -> Output {
 fn dtim_bursts_are_named_in_the_title() {
     // 200/s for 20 s, held until every second beacon (DTIM 2), from
     // standard input to standard output.
-    let period = 2 * mcast::BEACON_INTERVAL_NS;
-    let mut text = format!("{}\n", mcast::RECORD_HEADER);
+    let period = 2 * BEACON_INTERVAL_NS;
+    let mut text = format!("{}\n", RECORD_HEADER);
     for i in 0..4000u64 {
         let sent = T0 + i * 5 * MS;
         let arrival = sent.div_ceil(period) * period + (i % 41) * 40_000;
@@ -349,7 +352,7 @@ fn errors_name_the_file_line_and_column() {
         format!(
             "{}\n1,198.18.1.1,239.1.1.1,5000,00000000000000aa,1,1,32\n\
              2,198.18.1.1,239.1.1.1,5000,00000000000000aa,x,2,32\n",
-            mcast::RECORD_HEADER
+            RECORD_HEADER
         ),
     )
     .unwrap();

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use common::json::{self, Fields, Value as Json};
 use common::scratch::Scratch;
-use common::{addr, emulated, veth, Hub, Netns};
+use common::{addr, emulated, topology, Hub, Netns};
 
 const GROUP: &str = "239.74.20.30:54321";
 /// Probes per second of the streams in tests 1–5.
@@ -721,12 +721,8 @@ fn automatic_choice_switches_when_its_interface_is_deleted() {
     let rcv = Netns::new("rcv");
     let wifi = Netns::new("wifi");
     let wired = Netns::new("wired");
-    veth(&wifi, "eth0", &rcv, "wlan0");
-    veth(&wired, "eth0", &rcv, "eth0");
-    addr(&wifi, "eth0", "10.9.41.1/24");
-    addr(&rcv, "wlan0", "10.9.41.2/24");
-    addr(&wired, "eth0", "10.9.42.1/24");
-    addr(&rcv, "eth0", "10.9.42.2/24");
+    topology::link(&wifi, "eth0", "10.9.41.1/24", &rcv, "wlan0", "10.9.41.2/24");
+    topology::link(&wired, "eth0", "10.9.42.1/24", &rcv, "eth0", "10.9.42.2/24");
     let (wifi_ip, wired_ip) = ("10.9.41.1", "10.9.42.1");
 
     let mut r = json_receiver(&rcv, &[]);

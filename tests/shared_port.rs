@@ -16,7 +16,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{addr, can_netns, run_limited, veth, Finished, Netns, Running};
+use common::{addr, can_netns, run_limited, topology, Finished, Netns, Running};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -33,12 +33,22 @@ fn host() -> Option<Host> {
     let rx = Netns::new("sprx");
     let a = Netns::new("spa");
     let b = Netns::new("spb");
-    veth(&rx, "wlan0", &a, "wlan0");
-    veth(&rx, "rmnet0", &b, "rmnet0");
-    addr(&rx, "wlan0", "198.18.60.2/24");
-    addr(&a, "wlan0", "198.18.60.1/24");
-    addr(&rx, "rmnet0", "198.18.61.2/24");
-    addr(&b, "rmnet0", "198.18.61.1/24");
+    topology::link(
+        &rx,
+        "wlan0",
+        "198.18.60.2/24",
+        &a,
+        "wlan0",
+        "198.18.60.1/24",
+    );
+    topology::link(
+        &rx,
+        "rmnet0",
+        "198.18.61.2/24",
+        &b,
+        "rmnet0",
+        "198.18.61.1/24",
+    );
     addr(&rx, "wlan0", "fd6d:6361:7374:60::2/64");
     addr(&a, "wlan0", "fd6d:6361:7374:60::1/64");
     addr(&rx, "rmnet0", "fd6d:6361:7374:61::2/64");
@@ -70,20 +80,20 @@ fn run(h: &Host, group: &str, start: Start, round: usize) {
             "30s",
         ])
     };
+    // One receiver, started and listening before the next starts.
+    let ready = |dev| {
+        let mut r = Running::start(recv(dev));
+        r.wait_ready();
+        r
+    };
     let (mut wlan, mut rmnet) = match start {
         Start::WlanFirst => {
-            let mut w = Running::start(recv("wlan0"));
-            w.wait_ready();
-            let mut r = Running::start(recv("rmnet0"));
-            r.wait_ready();
-            (w, r)
+            let w = ready("wlan0");
+            (w, ready("rmnet0"))
         }
         Start::RmnetFirst => {
-            let mut r = Running::start(recv("rmnet0"));
-            r.wait_ready();
-            let mut w = Running::start(recv("wlan0"));
-            w.wait_ready();
-            (w, r)
+            let r = ready("rmnet0");
+            (ready("wlan0"), r)
         }
         Start::Together => {
             let mut w = Running::start(recv("wlan0"));

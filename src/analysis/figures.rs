@@ -144,9 +144,9 @@ pub struct StreamAnalysis {
     pub stream: RecordStream,
     /// Its figures.
     pub figures: Figures,
-    /// DTIM bunching, if its arrivals show it ([`DtimDetector`](crate::DtimDetector)).
+    /// DTIM bunching, if its arrivals show it ([`DtimDetector`](crate::recording::DtimDetector)).
     pub bursts: Option<DtimBursts>,
-    /// Loss that began above a rate ([`BasicRateDetector`](crate::BasicRateDetector), fed with
+    /// Loss that began above a rate ([`BasicRateDetector`](crate::recording::BasicRateDetector), fed with
     /// 1-second intervals).
     pub basic_rate: Option<RateFinding>,
 }

@@ -35,6 +35,13 @@ fn run_lengths(h: &Histogram) -> Vec<(u64, u64)> {
     h.buckets().map(|b| (b.low, b.count)).collect()
 }
 
+/// Whether no bin of the record's total timeline has a delay (`delay`
+/// picks the figure looked at).
+fn no_bin_has(r: &RecordAnalysis, delay: fn(&TimelineBin) -> Option<u64>) -> bool {
+    let t = r.total.timeline.as_ref().unwrap();
+    t.bins.iter().all(|b| delay(b).is_none())
+}
+
 fn timeline_sums(f: &Figures) -> (u64, u64) {
     let t = f.timeline.as_ref().unwrap();
     (
@@ -191,13 +198,7 @@ fn when_delay_is_shown() {
         r.total.delay.as_ref().unwrap_err(),
         &DelayMissing::OtherHost
     );
-    assert!(r
-        .total
-        .timeline
-        .unwrap()
-        .bins
-        .iter()
-        .all(|b| b.delay_p50_ns.is_none()));
+    assert!(no_bin_has(&r, |b| b.delay_p50_ns));
     assert!(format!("{}", DelayMissing::OtherHost).contains("--assume-synced-clocks"));
     for policy in [
         DelayPolicy::SameHost(vec!["198.18.1.10".parse().unwrap()]),
@@ -225,13 +226,7 @@ fn when_delay_is_shown() {
     assert_eq!(r.streams[1].figures.delay.as_ref().unwrap_err(), &want);
     assert!(r.streams[0].figures.delay.is_ok());
     assert_eq!(r.total.delay.as_ref().unwrap_err(), &want);
-    assert!(r
-        .total
-        .timeline
-        .unwrap()
-        .bins
-        .iter()
-        .all(|b| b.delay_max_ns.is_none()));
+    assert!(no_bin_has(&r, |b| b.delay_max_ns));
     assert!(format!("{want}").contains("up to 5.000 ms before they were sent"));
     // Nothing at all.
     let r = local().finish();
@@ -281,16 +276,8 @@ fn random_loss_reordering_and_duplicates_keep_the_books() {
         let mut seqs = Vec::new();
         let mut next = 0u64;
         for _ in 0..5000 {
-            let r = rng.next() % 100;
-            let off = if r < 70 {
-                next += 1;
-                next - 1
-            } else if r < 85 {
-                next += 1 + rng.next() % 20; // a gap
-                next - 1
-            } else {
-                next.saturating_sub(1 + rng.next() % 300) // reordered or duplicate
-            };
+            // Gaps of 1 to 20, repeats up to 300 back.
+            let off = rng.seq_offset(&mut next, 85, |r| 1 + r.next() % 20, 300);
             seqs.push(base.wrapping_add(off));
         }
         for (i, &seq) in seqs.iter().enumerate() {

@@ -12,14 +12,27 @@ use mcast::{
 use super::output::CliError;
 use super::signals;
 
+/// The purpose `--broadcast` asks for.
+pub(crate) fn purpose(broadcast: bool) -> Purpose {
+    if broadcast {
+        Purpose::Broadcast
+    } else {
+        Purpose::Multicast
+    }
+}
+
+/// This host's interfaces, or the failure to list them.
+pub(crate) fn list() -> Result<Vec<Interface>, CliError> {
+    interfaces().map_err(|e| CliError::failure(format!("cannot list the network interfaces: {e}")))
+}
+
 /// What the person asked for with `-i`.
 pub(crate) fn choose(
     spec: Option<&str>,
     family: Family,
     purpose: Purpose,
 ) -> Result<Interface, CliError> {
-    let list = interfaces()
-        .map_err(|e| CliError::failure(format!("cannot list the network interfaces: {e}")))?;
+    let list = list()?;
     let what = match purpose {
         Purpose::Multicast => format!("{family} multicast"),
         Purpose::Broadcast => "IPv4 broadcast".to_owned(),

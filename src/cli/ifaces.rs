@@ -2,7 +2,7 @@
 //! why each other one was not picked.
 
 use crate::cli::json::JsonObject;
-use mcast::{interfaces, select, Family, Group, Interface, Purpose, Verdict};
+use mcast::{select, Family, Group, Interface, Purpose, Verdict};
 
 use super::choose::rejection_text;
 use super::output::{line, CliError};
@@ -21,13 +21,8 @@ pub(crate) fn run(args: &IfacesArgs, json: bool) -> Result<(), CliError> {
     } else {
         Family::of(&group.addr())
     };
-    let purpose = if args.broadcast {
-        Purpose::Broadcast
-    } else {
-        Purpose::Multicast
-    };
-    let list = interfaces()
-        .map_err(|e| CliError::failure(format!("cannot list the network interfaces: {e}")))?;
+    let purpose = super::choose::purpose(args.broadcast);
+    let list = super::choose::list()?;
     // A scope must name an interface; the list shows them all anyway.
     super::scoped_interface(args.group.as_slice(), &list)?;
     let selection = select(&list, family, purpose);

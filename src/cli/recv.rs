@@ -8,9 +8,8 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::cli::json::JsonObject;
-use mcast::{
-    format_duration, unix_time_ns, Datagram, Follower, Group, Receiver, ReceiverStats, RecvBatch,
-};
+use mcast::sys::RecvBatch;
+use mcast::{format_duration, unix_time_ns, Datagram, Follower, Group, Receiver, ReceiverStats};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::output::{line, status, CliError};
@@ -44,7 +43,7 @@ pub(crate) fn run(args: &RecvArgs, common: &Common) -> Result<bool, CliError> {
     let source = args.source.map(|s| s.on("source", &iface)).transpose()?;
     // Many groups take many sockets (Linux limits the memberships of one):
     // the soft open-file limit is often far below the hard one.
-    if let Err(e) = mcast::raise_open_files_limit(groups.len() as u64 + 64) {
+    if let Err(e) = mcast::sys::raise_open_files_limit(groups.len() as u64 + 64) {
         log::debug!("cannot raise the open-file limit: {e}");
     }
     let (mut receivers, mut unicast_from) = open(&groups, &iface, source, args, common)?;
@@ -361,7 +360,7 @@ fn wait_for(
     if let Some(fd) = follow.fd() {
         fds.push(PollFd::new(fd, PollFlags::POLLIN));
     }
-    let ms = mcast::poll_timeout_ms(wait);
+    let ms = mcast::sys::poll_timeout_ms(wait);
     match poll(
         &mut fds,
         PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
@@ -417,7 +416,7 @@ fn leave(
                 }
             }
             Ok(()) => {}
-            Err(e) => log::warn!("{e}"),
+            Err(e) => log::warn!("{}", super::advice::render(e)),
         }
     }
     Ok(())
@@ -528,6 +527,6 @@ fn follow(iface: mcast::Interface, groups: &[Group], args: &RecvArgs, common: &C
 /// Answers a probe by unicast to its sender (see [`mcast::answer_probe`]).
 fn echo(rx: &Receiver, d: &Datagram, payload: &[u8], reply: &mut [u8]) {
     if let Err(e) = mcast::answer_probe(rx, d, payload, reply) {
-        log::warn!("{e}");
+        log::warn!("{}", super::advice::render(e));
     }
 }

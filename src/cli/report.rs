@@ -7,7 +7,9 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use crate::cli::json::JsonObject;
-use mcast::{DelayPolicy, Figures, RecordAnalysis, RecordAnalyzer, RecordReader};
+use mcast::recording::{
+    DelayPolicy, Figures, RecordAnalysis, RecordAnalyzer, RecordError, RecordReader,
+};
 
 use super::output::{line, status, CliError};
 use super::{Common, ReportArgs};
@@ -64,7 +66,7 @@ pub(crate) fn run(args: &ReportArgs, common: &Common) -> Result<bool, CliError> 
                 .unwrap_or_default(),
         )
     };
-    let bad = |e: mcast::RecordError| CliError::failure(format!("cannot read {name}: {e}"));
+    let bad = |e: RecordError| CliError::failure(format!("cannot read {name}: {e}"));
     let mut reader = RecordReader::new(input).map_err(bad)?;
     let mut analyzer = RecordAnalyzer::new(policy);
     while let Some(row) = reader.read_row().map_err(bad)? {

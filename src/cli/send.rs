@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::cli::json::JsonObject;
-use mcast::{format_duration, unix_time_ns, Pacer, Probe, Rate, SendBatch, Sender, SenderId, Step};
+use mcast::sys::SendBatch;
+use mcast::{format_duration, unix_time_ns, Pacer, Probe, Rate, Sender, SenderId, Step};
 
 use super::output::{line, plural, status, CliError, Utc};
 use super::{signals, targets, Common, SendArgs};
@@ -263,7 +264,7 @@ pub(crate) fn run(args: &SendArgs, common: &Common) -> Result<bool, CliError> {
     };
     // One socket per group: the soft open-file limit is often far below the
     // hard one.
-    if let Err(e) = mcast::raise_open_files_limit(groups.len() as u64 + 64) {
+    if let Err(e) = mcast::sys::raise_open_files_limit(groups.len() as u64 + 64) {
         log::debug!("cannot raise the open-file limit: {e}");
     }
     let senders = Link::open(&groups, &iface, args, &[])?;

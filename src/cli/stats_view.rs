@@ -5,10 +5,8 @@
 
 use std::fmt::Write as _;
 
-use mcast::{
-    DtimBursts, FlatFinding, GroupStats, ProbeCounts, RateFinding, ReceiverStats, RunSummary,
-    StreamSnapshot,
-};
+use mcast::recording::{DtimBursts, FlatFinding, RateFinding};
+use mcast::{GroupStats, ProbeCounts, ReceiverStats, RunSummary, StreamSnapshot};
 
 use super::json::JsonObject;
 
@@ -357,7 +355,7 @@ mod tests {
 
     #[test]
     fn the_bursts_sentence() {
-        let mut d = mcast::DtimDetector::new();
+        let mut d = mcast::recording::DtimDetector::new();
         // 200/s, released every 204.8 ms: 41 probes a burst, 20 µs apart.
         let mut sent = 0u64;
         for burst in 0..20u64 {
@@ -376,7 +374,7 @@ mod tests {
 
     #[test]
     fn the_basic_rate_sentences() {
-        let mut d = mcast::BasicRateDetector::new();
+        let mut d = mcast::recording::BasicRateDetector::new();
         for _ in 0..5 {
             d.on_interval(2_000_000, 250, 130);
         }

@@ -101,6 +101,10 @@ pub(super) fn join(
         };
         Error::io_on(op, iface, e)
     };
+    // Where the kernel cannot filter by source: join any-source, and the
+    // receiver drops the other sources.
+    let any_source =
+        || join(socket, group, None, iface, mreqn).map(|m| filtered_by_mcast(m, source));
     let how = match (group.addr(), source) {
         (IpAddr::V4(g), None) if !mreqn => {
             socket
@@ -130,10 +134,7 @@ pub(super) fn join(
                         Ok(()) => JoinMechanism::MreqSource,
                         Err(e2) if raw::is_unsupported(&e2) => {
                             debug!("IP_ADD_SOURCE_MEMBERSHIP unsupported ({e2}); joining any-source and filtering {s} in mcast");
-                            return Ok(filtered_by_mcast(
-                                join(socket, group, None, iface, mreqn)?,
-                                source,
-                            ));
+                            return any_source();
                         }
                         Err(e2) => {
                             return Err(what(e2).tried(format!(
@@ -153,13 +154,9 @@ pub(super) fn join(
             match raw::source_group(socket, true, idx, group.addr(), s) {
                 Ok(()) => JoinMechanism::SourceGroup,
                 Err(e) if raw::is_unsupported(&e) => {
-                    // Linux has no other IPv6 source-specific option. Join
-                    // any-source and let the receiver drop other sources.
+                    // Linux has no other IPv6 source-specific option.
                     debug!("MCAST_JOIN_SOURCE_GROUP unsupported ({e}); joining any-source and filtering {s} in mcast");
-                    return Ok(filtered_by_mcast(
-                        join(socket, group, None, iface, mreqn)?,
-                        source,
-                    ));
+                    return any_source();
                 }
                 Err(e) => return Err(what(e)),
             }

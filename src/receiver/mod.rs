@@ -97,13 +97,8 @@ impl Receiver {
         loop {
             let wait = match deadline {
                 None => PollTimeout::NONE,
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    // Round up so a 0.4 ms remainder does not spin.
-                    let ms = left.as_micros().div_ceil(1000);
-                    PollTimeout::try_from(ms.min(i32::MAX as u128) as i32)
-                        .unwrap_or(PollTimeout::MAX)
-                }
+                Some(d) => PollTimeout::try_from(crate::wait::poll_timeout_until(d, Duration::MAX))
+                    .unwrap_or(PollTimeout::MAX),
             };
             let mut fds: Vec<PollFd<'_>> = self
                 .fds()

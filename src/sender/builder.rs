@@ -147,6 +147,18 @@ impl SenderBuilder {
         result.map_err(|e| Error::io_on(Operation::SetOption(name), &self.iface, e))
     }
 
+    /// Sets the hop limit (TTL) and loopback with the family's options
+    /// `names`, the hop limit first; stops at the first that fails.
+    fn hops_and_loop(
+        &self,
+        names: [&'static str; 2],
+        hops: impl FnOnce(u32) -> io::Result<()>,
+        looped: impl FnOnce(bool) -> io::Result<()>,
+    ) -> Result<(), Error> {
+        self.option(names[0], hops(u32::from(self.ttl)))?;
+        self.option(names[1], looped(self.loopback))
+    }
+
     fn setup_v4(
         &self,
         socket: &Socket,
@@ -159,13 +171,10 @@ impl SenderBuilder {
             self.option("IP_TTL", socket.set_ttl_v4(u32::from(self.ttl)))?;
             Pin::BoundSource
         } else {
-            self.option(
-                "IP_MULTICAST_TTL",
-                socket.set_multicast_ttl_v4(u32::from(self.ttl)),
-            )?;
-            self.option(
-                "IP_MULTICAST_LOOP",
-                socket.set_multicast_loop_v4(self.loopback),
+            self.hops_and_loop(
+                ["IP_MULTICAST_TTL", "IP_MULTICAST_LOOP"],
+                |ttl| socket.set_multicast_ttl_v4(ttl),
+                |on| socket.set_multicast_loop_v4(on),
             )?;
             match sockopt::set_multicast_if_v4_index(socket, idx) {
                 Ok(()) => Pin::MulticastIf,
@@ -198,13 +207,10 @@ impl SenderBuilder {
         let IpAddr::V6(group) = self.group.addr() else {
             unreachable!("checked by check_group")
         };
-        self.option(
-            "IPV6_MULTICAST_HOPS",
-            socket.set_multicast_hops_v6(u32::from(self.ttl)),
-        )?;
-        self.option(
-            "IPV6_MULTICAST_LOOP",
-            socket.set_multicast_loop_v6(self.loopback),
+        self.hops_and_loop(
+            ["IPV6_MULTICAST_HOPS", "IPV6_MULTICAST_LOOP"],
+            |hops| socket.set_multicast_hops_v6(hops),
+            |on| socket.set_multicast_loop_v6(on),
         )?;
         // Interface- and link-local groups need the interface in the scope id.
         let link_scope = self.group.scope_v6().is_some_and(|s| s <= 2);

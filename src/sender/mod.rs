@@ -87,7 +87,7 @@ impl Sender {
     /// part way through a batch: that datagram is skipped too, and the error
     /// is known only when a call fails at its first datagram. Any other error
     /// ends the batch.
-    pub fn send_batch(&self, batch: &mut crate::SendBatch) -> (usize, Option<Error>) {
+    pub fn send_batch(&self, batch: &mut crate::sendmsg::SendBatch) -> (usize, Option<Error>) {
         let mut done = 0;
         let mut sent = 0;
         let mut error = None;

@@ -186,17 +186,8 @@ fn bounded_random_sequences_keep_the_books_balanced() {
         let mut first: Option<u64> = None;
         let mut highest = 0u64;
         for _ in 0..5000 {
-            let r = rng.next() % 100;
-            let off = if r < 70 {
-                next += 1;
-                next - 1
-            } else if r < 80 {
-                next += 3; // a gap of two
-                next - 1
-            } else {
-                // Something recent again (up to 200 back).
-                next.saturating_sub(1 + rng.next() % 200)
-            };
+            // Gaps of two, something recent again up to 200 back.
+            let off = rng.seq_offset(&mut next, 80, |_| 3, 200);
             let q = base.wrapping_add(off);
             let a = s.on_probe(q, 0, 0, 100);
             // The model.

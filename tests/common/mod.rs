@@ -311,28 +311,30 @@ fn pump(r: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     rx
 }
 
-/// Waits until a line of one stream (`name`) contains `needle`: first among
-/// the lines `seen` so far, then among those arriving on `lines`, keeping
-/// them in `seen`. Panics after `within`.
+/// Waits until a line of one stream (`name`) is `wanted` (described as
+/// `what` in the panic): first among the lines `seen` so far, then among
+/// those arriving on `lines`, keeping them in `seen`. Panics after `within`.
 fn wait_line(
     lines: &mpsc::Receiver<String>,
     seen: &mut Vec<String>,
     name: &str,
-    needle: &str,
+    what: &dyn std::fmt::Debug,
+    wanted: &dyn Fn(&str) -> bool,
     within: Duration,
 ) -> String {
     let deadline = Instant::now() + within;
+    let mut looked = 0;
     loop {
-        if let Some(l) = seen.iter().find(|l| l.contains(needle)) {
+        // Each line is judged once: `wanted` may parse it.
+        if let Some(l) = seen[looked..].iter().find(|l| wanted(l)) {
             return l.clone();
         }
+        looked = seen.len();
         let left = deadline.saturating_duration_since(Instant::now());
         match lines.recv_timeout(left.min(Duration::from_millis(100))) {
             Ok(l) => seen.push(l),
             Err(_) if Instant::now() < deadline => {}
-            Err(_) => panic!(
-                "no {name} line containing {needle:?} within {within:?}; {name} so far: {seen:#?}"
-            ),
+            Err(_) => panic!("no {name} line {what:?} within {within:?}; {name} so far: {seen:#?}"),
         }
     }
 }
@@ -366,7 +368,8 @@ impl Running {
             &self.stderr_lines,
             &mut self.seen_stderr,
             "stderr",
-            needle,
+            &format_args!("containing {needle:?}"),
+            &|l| l.contains(needle),
             within,
         )
     }
@@ -377,9 +380,30 @@ impl Running {
             &self.stdout,
             &mut self.seen_stdout,
             "stdout",
-            needle,
+            &format_args!("containing {needle:?}"),
+            &|l| l.contains(needle),
             within,
         )
+    }
+
+    /// Waits until a stdout line is a JSON object of type `kind` for which
+    /// `wanted` holds, and returns it parsed; panics after `within` (or on a
+    /// stdout line that is not JSON).
+    pub fn wait_json(
+        &mut self,
+        kind: &str,
+        wanted: impl Fn(&json::Value) -> bool,
+        within: Duration,
+    ) -> json::Value {
+        let line = wait_line(
+            &self.stdout,
+            &mut self.seen_stdout,
+            "stdout",
+            &format_args!("of type {kind:?} as wanted"),
+            &|l| json::object_of(l, kind).is_some_and(|v| wanted(&v)),
+            within,
+        );
+        json::parse_line(&line)
     }
 
     /// Waits until the receiver says it is listening (its status line).

@@ -8,6 +8,14 @@
 
 use super::{addr, can_netns, veth, Netns};
 
+/// One link between two hosts: a veth from `a`'s `dev_a` to `b`'s `dev_b`,
+/// with the address (CIDR) `cidr_a` on one end and `cidr_b` on the other.
+pub fn link(a: &Netns, dev_a: &str, cidr_a: &str, b: &Netns, dev_b: &str, cidr_b: &str) {
+    veth(a, dev_a, b, dev_b);
+    addr(a, dev_a, cidr_a);
+    addr(b, dev_b, cidr_b);
+}
+
 /// Two hosts on one link, both `wlan0`: `tx` 198.18.NET.1/24 and `rx`
 /// 198.18.NET.2/24, and with `v6` also fd6d:6361:7374:NET::1/64 and ::2.
 /// `None` (after a skip) where namespaces cannot be made.

@@ -4,7 +4,8 @@
 
 use std::net::IpAddr;
 
-use mcast::{multicast_all_default, Family};
+use mcast::sys::multicast_all_default;
+use mcast::Family;
 
 use super::{sysctl_int, Check, Ctx, Status};
 

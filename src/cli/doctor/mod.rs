@@ -23,7 +23,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use mcast::{interfaces, Family, Group, Interface, Purpose};
+use mcast::{Family, Group, Interface};
 
 use super::output::{status, CliError};
 use super::{choose, Common, DoctorArgs};
@@ -106,13 +106,8 @@ pub(crate) fn run(args: &DoctorArgs, common: &Common) -> Result<bool, CliError> 
             )));
         }
     }
-    let purpose = if args.broadcast {
-        Purpose::Broadcast
-    } else {
-        Purpose::Multicast
-    };
-    let list = interfaces()
-        .map_err(|e| CliError::failure(format!("cannot list the network interfaces: {e}")))?;
+    let purpose = choose::purpose(args.broadcast);
+    let list = choose::list()?;
     // The group's scope names the interface, like -i (they must agree).
     let by_scope = super::scoped_interface(args.group.as_slice(), &list)?;
     // `-i ?`: the menu, as elsewhere (it only lists usable interfaces).

@@ -21,9 +21,9 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
+use mcast::recording::{BasicRateDetector, DtimDetector};
 use mcast::{
-    unix_time_ns, BasicRateDetector, DtimDetector, EchoCollector, Probe, ReplySocket, RttStats,
-    Sender, SenderId, UnicastEcho,
+    unix_time_ns, EchoCollector, Probe, ReplySocket, RttStats, Sender, SenderId, UnicastEcho,
 };
 
 use crate::cli::stats_view;

@@ -6,10 +6,8 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 
-use mcast::{
-    unix_time_ns, Datagram, Group, Probe, RecordRow, RecordWriter, RECORD_FLUSH_FILE,
-    RECORD_FLUSH_STDOUT,
-};
+use mcast::recording::{RecordRow, RecordWriter, RECORD_FLUSH_FILE, RECORD_FLUSH_STDOUT};
+use mcast::{unix_time_ns, Datagram, Group, Probe};
 
 use crate::cli::output::CliError;
 

@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use mcast::{Histogram, RecordAnalysis, Timeline, BEACON_INTERVAL_NS};
+use mcast::recording::{Histogram, RecordAnalysis, Timeline, TimelineBin, BEACON_INTERVAL_NS};
 
 use crate::cli::output::Utc;
 
@@ -207,7 +207,7 @@ fn timeline(s: &mut Svg, t: &Timeline) {
         (
             "received",
             BLUE,
-            (|b: &mcast::TimelineBin| b.received) as fn(&mcast::TimelineBin) -> u64,
+            (|b: &TimelineBin| b.received) as fn(&TimelineBin) -> u64,
         ),
         ("lost", RED, |b| b.lost),
     ] {
@@ -249,7 +249,7 @@ fn delay(s: &mut Svg, t: &Timeline, missing: Option<String>) {
         (
             "delay-max",
             ORANGE,
-            (|b: &mcast::TimelineBin| b.delay_max_ns) as fn(&mcast::TimelineBin) -> Option<u64>,
+            (|b: &TimelineBin| b.delay_max_ns) as fn(&TimelineBin) -> Option<u64>,
         ),
         ("delay-p50", GREEN, |b| b.delay_p50_ns),
     ] {
