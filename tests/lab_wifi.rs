@@ -98,12 +98,34 @@ fn stream(lab: &Lab, stations: &[&str], send: &[&str], settle: Duration) -> Stre
     let out = lab::run_bounded(lab.mcast("phone", &args), Duration::from_secs(30));
     assert!(out.status.success(), "mcast {args:?} on the phone: {out:?}");
     thread::sleep(settle);
+    drain_relay(lab);
     let left = at_phone.probes("");
     Stream {
         sent: left.len(),
         last_sent: left.iter().map(|p| p.seq).max(),
         arrived: at.iter_mut().map(|c| c.probes("")).collect(),
     }
+}
+
+/// Waits (at most 5 s) until the access point's relay, if one runs, holds
+/// nothing and has put everything on the air: on a loaded machine its last
+/// DTIM release can come later than the settle time allows.
+fn drain_relay(lab: &Lab) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut last = None;
+    while std::time::Instant::now() < deadline {
+        let Some(buffered) = lab.relay_stat("buffered") else {
+            return;
+        };
+        let sent = lab.relay_stat("sent_frames");
+        if buffered == 0 && last.is_some() && sent == last {
+            break;
+        }
+        last = sent.filter(|_| buffered == 0);
+        // The relay rewrites its counters at most every 200 ms.
+        thread::sleep(Duration::from_millis(250));
+    }
+    thread::sleep(Duration::from_millis(100));
 }
 
 /// Sends UDP unicast from the phone to the board with iperf 2 (`-b BITRATE
