@@ -12,7 +12,7 @@ const WORDS: usize = (REORDER_WINDOW / 64) as usize;
 /// One sender's stream to one group: counters, timing, distributions and
 /// rates. Its memory is bounded: the counters are fixed, and the two
 /// histograms grow by a 256-byte block per octave of time first seen (a
-/// few KiB at most; see [`Histogram`](crate::Histogram)).
+/// few KiB at most; see [`Histogram`](crate::recording::Histogram)).
 ///
 /// # Counting
 ///
@@ -65,7 +65,7 @@ const WORDS: usize = (REORDER_WINDOW / 64) as usize;
 /// # Distributions and loss runs
 ///
 /// - The one-way delay of every probe but a duplicate goes into a
-///   [`Histogram`](crate::Histogram) (negative delays as 0), for its
+///   [`Histogram`](crate::recording::Histogram) (negative delays as 0), for its
 ///   percentiles.
 /// - So does every *interarrival gap*: the time from the previous arrival
 ///   of the stream (duplicates left out) to this one.
@@ -75,10 +75,10 @@ const WORDS: usize = (REORDER_WINDOW / 64) as usize;
 ///   two (its neighbours are looked up in the reorder window). The longest
 ///   run is the longest as it was first seen: a later split does not
 ///   shorten it.
-/// - Probes in sequence order feed a [`DtimDetector`](crate::DtimDetector)
+/// - Probes in sequence order feed a [`DtimDetector`](crate::recording::DtimDetector)
 ///   with their send and arrival times.
 /// - Each second of arrivals feeds a
-///   [`BasicRateDetector`](crate::BasicRateDetector): the rate offered
+///   [`BasicRateDetector`](crate::recording::BasicRateDetector): the rate offered
 ///   (from the sequence numbers, so lost probes count), expected and lost.
 ///
 /// Rates count UDP payload bytes. The lifetime rate of a stream is measured
