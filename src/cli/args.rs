@@ -218,12 +218,13 @@ pub(crate) struct RecvArgs {
     pub(crate) rcvbuf: usize,
     /// Write one CSV row per probe received to FILE (- for standard output;
     /// status lines stay on stderr, and so do the summary and other lines
-    /// recv prints), streamed as it arrives. The header line is
-    /// arrival_unix_ns,source,group,port,sender_id,seq,send_unix_ns,bytes:
-    /// arrival and send times in ns since the Unix epoch (the receiver's and
-    /// the sender's clocks), the sender's IP address, the group's address and
-    /// port, the sender id (16 hex digits), the sequence number (a gap shows
-    /// a loss) and the UDP payload size. `mcast report FILE` draws it.
+    /// recv prints), streamed as it arrives. A header line names the
+    /// columns, separated by commas: arrival_unix_ns, source, group, port,
+    /// sender_id, seq, send_unix_ns, bytes: arrival and send times in ns
+    /// since the Unix epoch (the receiver's and the sender's clocks), the
+    /// sender's IP address, the group's address and port, the sender id (16
+    /// hex digits), the sequence number (a gap shows a loss) and the UDP
+    /// payload size. `mcast report FILE` draws it.
     #[arg(long, value_name = "FILE")]
     pub(crate) record: Option<std::path::PathBuf>,
 }
