@@ -246,7 +246,7 @@ impl StreamState {
 ///
 ///
 /// ```
-/// use mcast::{DelayPolicy, RecordAnalyzer, RecordReader};
+/// use mcast::recording::{DelayPolicy, RecordAnalyzer, RecordReader};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let csv = "arrival_unix_ns,source,group,port,sender_id,seq,send_unix_ns,bytes\n\
 ///            1000200000,127.0.0.1,239.1.1.1,5000,00000000000000aa,1,1000000000,32\n\
