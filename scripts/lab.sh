@@ -372,8 +372,9 @@ vm_arch() { cat "$(run_dir)/$1.arch"; }
 # a reused PID is never taken for it.
 owned_pid() {
     local f=$1 pid
-    [[ -f $f ]] || return 1
-    pid=$(<"$f")
+    # The process removes its PID file as it exits: it may go between the
+    # test and the read.
+    pid=$(cat -- "$f" 2>/dev/null) || return 1
     [[ $pid =~ ^[0-9]+$ ]] || return 1
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-pidfile $f " || return 1
     echo "$pid"
