@@ -71,7 +71,43 @@ fn commit() -> Option<(String, bool)> {
     Some((hash, dirty))
 }
 
+/// Drops the unwind tables from static musl binaries of the release profile,
+/// which sets `panic = "abort"` in Cargo.toml, linked by lld (rust-lld, as
+/// .cargo/config.toml sets for aarch64 musl): `.eh_frame` and
+/// `.eh_frame_hdr` are 140 KiB of the phone binary's 1 MiB budget. Nothing
+/// unwinds in such a binary; the tables served only the backtrace of a panic,
+/// which the stripped binary could not name anyway. A panic still prints its
+/// message and location, with an empty `stack backtrace:`, and aborts.
+/// Only the `mcast` binary is linked this way (`rustc-link-arg-bins`), never a
+/// test, which unwinds; other linkers (a C compiler driver) keep the tables.
+/// Build scripts are not told the profile's panic strategy (`CARGO_CFG_PANIC`
+/// is the target's default), so the profile and cargo's override of its
+/// panic setting stand for it.
+fn drop_unwind_tables() {
+    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    let lld = Path::new(&var("RUSTC_LINKER"))
+        .file_name()
+        .is_some_and(|n| n == "rust-lld" || n == "ld.lld");
+    println!("cargo:rerun-if-env-changed=CARGO_PROFILE_RELEASE_PANIC");
+    let abort = var("PROFILE") == "release"
+        && matches!(var("CARGO_PROFILE_RELEASE_PANIC").as_str(), "" | "abort");
+    if !abort || var("CARGO_CFG_TARGET_ENV") != "musl" || !lld {
+        return;
+    }
+    let script = Path::new(&var("OUT_DIR")).join("no-eh-frame.ld");
+    // INSERT keeps lld's default layout and only adds the discard.
+    std::fs::write(
+        &script,
+        "SECTIONS { /DISCARD/ : { *(.eh_frame) } } INSERT AFTER .text;\n",
+    )
+    .expect("cannot write the linker script to OUT_DIR");
+    println!("cargo:rustc-link-arg-bins=--no-eh-frame-hdr");
+    println!("cargo:rustc-link-arg-bins={}", script.display());
+}
+
 fn main() {
+    drop_unwind_tables();
     println!("cargo:rerun-if-env-changed=MCAST_BUILD_COMMIT");
     println!("cargo:rerun-if-changed=build.rs");
     // Edits to the sources change the dirty mark.
